@@ -1,0 +1,1 @@
+"""Control adapters: they turn messages into validated settings changes and commands, nothing else."""

@@ -1,0 +1,287 @@
+"""The pipeline: owns the stages, timing, stats, settings changes and commands.
+
+Control adapters only call `submit()`; everything else happens on the pipeline's thread.
+"""
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import time
+from typing import Callable
+
+import numpy as np
+
+from .compose import Compositor
+from .control.messages import Control
+from .refine import make_refiner
+from .segment import make_segmenter
+from .settings import ENGINES, Settings, SettingsError, next_engine
+from .stages import StageError
+
+STAGES = ("capture", "segment", "refine", "compose", "output")
+REOPEN_SOURCE = {"input", "width", "height", "fps", "mjpg", "loop"}
+REOPEN_SINKS = {"output", "vcam_device", "vcam_backend", "fps"}
+
+
+def log(message: str) -> None:
+    """One line for the user, on stderr."""
+    print(f"bgblur: {message}", file=sys.stderr, flush=True)
+
+
+class Stats:
+    """Per-second figures: fps, per-stage wall ms, CPU ms per frame and capture-to-output latency."""
+
+    def __init__(self):
+        self.frames = 0
+        self.dropped = 0
+        self._reset(time.monotonic())
+
+    def _reset(self, now: float) -> None:
+        self._t0, self._cpu0, self._n = now, time.process_time(), 0
+        self._ms = dict.fromkeys(STAGES, 0.0)
+        self._latency = 0.0
+
+    def add(self, stage_ms: dict[str, float], latency_s: float) -> None:
+        self.frames += 1
+        self._n += 1
+        for k, v in stage_ms.items():
+            self._ms[k] += v
+        self._latency += latency_s
+
+    def due(self, period: float = 1.0) -> bool:
+        return time.monotonic() - self._t0 >= period
+
+    def snapshot(self) -> dict:
+        now = time.monotonic()
+        n = max(self._n, 1)
+        snap = {
+            "fps": round(self._n / max(now - self._t0, 1e-9), 2),
+            "cpu_ms": round((time.process_time() - self._cpu0) * 1000 / n, 2),
+            "latency_ms": round(self._latency * 1000 / n, 2),
+            "stage_ms": {k: round(v / n, 2) for k, v in self._ms.items()},
+            "frames": self.frames,
+            "dropped": self.dropped,
+        }
+        self._reset(now)
+        return snap
+
+
+def refinement_active(settings: Settings) -> bool:
+    return settings.refine == "on" or (settings.refine == "auto" and settings.engine != "hsv")
+
+
+class Stages:
+    """The per-frame stages built from one Settings; rebuilt as a whole on change."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.segmenter = make_segmenter(settings)
+        self.refiner = make_refiner(settings) if refinement_active(settings) else None
+        self.compositor = Compositor(settings, hard=self.refiner is None)
+
+    def reuse_from(self, old: "Stages") -> "Stages":
+        """Keep the old refiner's temporal state when only unrelated settings changed."""
+        if self.refiner is not None and old.refiner is not None and self.segmenter.__class__ is old.segmenter.__class__:
+            self.refiner.adopt(old.refiner)
+        return self
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, open_source: Callable, open_sinks: Callable):
+        self._open_source, self._open_sinks = open_source, open_sinks
+        self.controls: queue.Queue[Control] = queue.Queue()
+        self.listeners: list[Callable[[dict], None]] = []
+        self.stats = Stats()
+        self.last_error = ""
+        self._stop = threading.Event()
+        self._fps_label = 0.0
+        self._last_out = None
+        self._learning: list[np.ndarray] | None = None
+        self._privacy_restore: str | None = None
+        self.last: tuple[np.ndarray, np.ndarray] | None = None  # (input, output) of the latest frame
+        self.stages = self._build_with_fallback(settings)
+        self.settings = self.stages.settings
+        self.source = open_source(self.settings)
+        try:
+            self.sinks = open_sinks(self.settings, self.source.size)
+        except BaseException:
+            self.source.close()
+            raise
+
+    # -- settings and commands --------------------------------------------------------
+    def _build_with_fallback(self, settings: Settings) -> Stages:
+        try:
+            return Stages(settings)
+        except StageError as e:
+            if settings.engine == "hsv":
+                raise
+            self.error(f"{e}; falling back to the hsv engine")
+            return Stages(settings.replace({"engine": "hsv"}))
+
+    def submit(self, control: Control) -> None:
+        """Thread-safe: queue a validated change or command for the pipeline's thread."""
+        self.controls.put(control)
+
+    def error(self, message: str) -> None:
+        self.last_error = message
+        log(message)
+        self._emit({"error": message})
+
+    def apply(self, changes: dict) -> bool:
+        """Apply a settings change; on any error keep running on the previous settings."""
+        if not changes:
+            return True
+        try:
+            new = self.settings.replace(changes)
+        except SettingsError as e:
+            self.error(str(e))
+            return False
+        changed = set(self.settings.diff(new))
+        if not changed:
+            return True
+        try:
+            stages = Stages(new).reuse_from(self.stages)
+            source = self._open_source(new) if changed & REOPEN_SOURCE else None
+        except (StageError, SettingsError) as e:
+            self.error(f"{e}; keeping the previous settings")
+            return False
+        if source is not None:
+            self.source.close()
+            self.source = source
+        if changed & REOPEN_SINKS or source is not None:
+            try:
+                sinks = self._open_sinks(new, self.source.size)
+            except StageError as e:
+                self.error(f"{e}; keeping the previous output")
+                new = new.replace({k: self.settings[k] for k in REOPEN_SINKS})
+                stages = Stages(new).reuse_from(self.stages)
+            else:
+                for sink in self.sinks:
+                    sink.close()
+                self.sinks = sinks
+        self.stages, self.settings = stages, new
+        self.last_error = ""
+        return True
+
+    def command(self, name: str) -> None:
+        s = self.settings
+        if name == "toggle":
+            self.apply({"enabled": not s.enabled})
+        elif name == "privacy":
+            if s.effect == "privacy":
+                self.apply({"effect": self._privacy_restore or "blur"})
+            else:
+                self._privacy_restore = s.effect
+                self.apply({"effect": "privacy", "enabled": True})
+        elif name == "cycle_engine":
+            self.apply({"engine": next_engine(s.engine, ENGINES)})
+        elif name == "learn_background":
+            self._learning = []
+            log("learning the background: step out of the picture for a second")
+
+    def _drain_controls(self) -> None:
+        while True:
+            try:
+                control = self.controls.get_nowait()
+            except queue.Empty:
+                return
+            self.apply(control.changes)
+            if control.command:
+                self.command(control.command)
+
+    def _learn(self, frame: np.ndarray) -> None:
+        self._learning.append(frame.copy())
+        if len(self._learning) < max(10, self.settings.fps):
+            return
+        from .segment.plate import learn_plate
+        frames, self._learning = self._learning, None
+        try:
+            path = learn_plate(frames, self.settings)
+        except StageError as e:
+            self.error(str(e))
+            return
+        log(f"background learned and saved to {path}")
+        if self.settings.engine == "plate":
+            self.stages = Stages(self.settings)
+
+    # -- frames ------------------------------------------------------------------------
+    def process(self, frame: np.ndarray, stage_ms: dict[str, float] | None = None) -> np.ndarray:
+        """One frame through segmenter, refiner and compositor."""
+        st = self.stages
+        ms = stage_ms if stage_ms is not None else {}
+        t = time.perf_counter()
+        alpha = None
+        if st.settings.enabled and st.settings.effect not in ("privacy", "none"):
+            alpha = st.segmenter(frame)
+            t = _lap(ms, "segment", t)
+            if st.refiner is not None:
+                alpha = st.refiner(alpha, frame)
+            t = _lap(ms, "refine", t)
+        out = st.compositor(frame, alpha, self._fps_label)
+        _lap(ms, "compose", t)
+        return out
+
+    def step(self) -> bool:
+        """Read, process and send one frame; False at end of input."""
+        self._drain_controls()
+        t0 = time.perf_counter()
+        got = self.source.read()
+        if got is None:
+            return False
+        frame, captured = got
+        ms: dict[str, float] = {}
+        t = _lap(ms, "capture", t0)
+        if self._learning is not None:
+            self._learn(frame)
+        out = self.process(frame, ms)
+        t = time.perf_counter()
+        for sink in self.sinks:
+            sink.send(out)
+        _lap(ms, "output", t)
+        now = time.monotonic()
+        if self._last_out is not None:
+            self._fps_label = 1.0 / max(now - self._last_out, 1e-6)
+        self._last_out = now
+        self.stats.add(ms, now - captured)
+        self.last = (frame, out)
+        return True
+
+    def status(self, snapshot: dict | None = None) -> dict:
+        s = self.settings
+        return {"engine": s.engine, "effect": s.effect, "enabled": s.enabled,
+                "input": self.source.name, "output": s.output,
+                "last_error": self.last_error, **(snapshot or {})}
+
+    def _emit(self, event: dict) -> None:
+        for listener in self.listeners:
+            listener(event)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self, max_frames: int | None = None) -> int:
+        """Run until stop(), end of input or max_frames; returns the number of frames sent."""
+        sent = 0
+        try:
+            while not self._stop.is_set() and (max_frames is None or sent < max_frames):
+                if not self.step():
+                    break
+                sent += 1
+                if self.stats.due():
+                    self._emit({"status": self.status(self.stats.snapshot())})
+        finally:
+            self.close()
+        return sent
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()
+        self.sinks = []
+        self.source.close()
+
+
+def _lap(ms: dict[str, float], stage: str, t: float) -> float:
+    now = time.perf_counter()
+    ms[stage] = ms.get(stage, 0.0) + (now - t) * 1000
+    return now
