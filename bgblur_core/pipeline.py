@@ -10,6 +10,7 @@ import threading
 import time
 from typing import Callable
 
+import cv2
 import numpy as np
 
 from .compose import Compositor
@@ -79,6 +80,30 @@ class Stages:
         self.segmenter = make_segmenter(settings)
         self.refiner = make_refiner(settings) if refinement_active(settings) else None
         self.compositor = Compositor(settings, hard=self.refiner is None)
+
+    def alpha(self, frame: np.ndarray, stage_ms: dict[str, float] | None = None) -> np.ndarray:
+        """The alpha the compositor applies to `frame`: uint8 at frame size, 255 = person."""
+        ms = stage_ms if stage_ms is not None else {}
+        t = time.perf_counter()
+        mask = self.segmenter(frame)
+        t = _lap(ms, "segment", t)
+        if self.refiner is not None:
+            mask = self.refiner(mask, frame)
+        elif mask.shape != frame.shape[:2]:
+            mask = cv2.resize(mask, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR)
+            cv2.threshold(mask, 127, 255, cv2.THRESH_BINARY, dst=mask)
+        _lap(ms, "refine", t)
+        return mask
+
+    def __call__(self, frame: np.ndarray, stage_ms: dict[str, float] | None = None, fps: float | None = None) -> np.ndarray:
+        """One frame through segmenter, refiner and compositor; per-stage ms added to `stage_ms`."""
+        ms = stage_ms if stage_ms is not None else {}
+        s = self.settings
+        alpha = self.alpha(frame, ms) if s.enabled and s.effect not in ("privacy", "none") else None
+        t = time.perf_counter()
+        out = self.compositor(frame, alpha, fps)
+        _lap(ms, "compose", t)
+        return out
 
     def reuse_from(self, old: "Stages") -> "Stages":
         """Keep the old refiner's temporal state when only unrelated settings changed."""
@@ -207,20 +232,7 @@ class Pipeline:
 
     # -- frames ------------------------------------------------------------------------
     def process(self, frame: np.ndarray, stage_ms: dict[str, float] | None = None) -> np.ndarray:
-        """One frame through segmenter, refiner and compositor."""
-        st = self.stages
-        ms = stage_ms if stage_ms is not None else {}
-        t = time.perf_counter()
-        alpha = None
-        if st.settings.enabled and st.settings.effect not in ("privacy", "none"):
-            alpha = st.segmenter(frame)
-            t = _lap(ms, "segment", t)
-            if st.refiner is not None:
-                alpha = st.refiner(alpha, frame)
-            t = _lap(ms, "refine", t)
-        out = st.compositor(frame, alpha, self._fps_label)
-        _lap(ms, "compose", t)
-        return out
+        return self.stages(frame, stage_ms, self._fps_label)
 
     def step(self) -> bool:
         """Read, process and send one frame; False at end of input."""

@@ -274,6 +274,16 @@ def schema_json() -> str:
     return json.dumps([s.describe() for s in SCHEMA], indent=2)
 
 
+def schema_markdown() -> str:
+    """The settings table for the README."""
+    rows = ["| setting | flag | default | allowed | unit | what it does |", "|---|---|---|---|---|---|"]
+    for s in SCHEMA:
+        default = "(secret)" if s.secret else f"`{json.dumps(s.default)}`"
+        flag = "env `BGBLUR_OBS_PASSWORD` or stdin" if s.secret else f"`{s.flag}`"
+        rows.append(f"| `{s.name}` | {flag} | {default} | {s.allowed()} | {s.unit} | {s.help.replace('|', '/')} |")
+    return "\n".join(rows)
+
+
 def groups() -> dict[str, list[Setting]]:
     out: dict[str, list[Setting]] = {}
     for s in SCHEMA:

@@ -1,0 +1,357 @@
+"""`bgblur bench`: speed, latency and memory of each configuration against the seed reference.
+
+Every configuration runs the real per-frame code (`pipeline.Stages`), interleaved frame by frame
+with the seed reference (SEED.md steps 2-5) so that machine noise hits both alike. Figures are
+medians over N frames after a warm-up; CPU time is `time.process_time()` (all threads).
+Latency is capture-to-output through the live pipeline fed by a threaded, timestamped 30 fps
+synthetic camera.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import tempfile
+import threading
+import time
+from statistics import median
+
+import cv2
+import numpy as np
+
+from .seed import seed_reference
+from .settings import BY_NAME, SettingsError, validate
+from .stages import StageError
+
+DEFAULT_RESOLUTIONS = ("640x480", "1280x720", "1920x1080")
+# name -> settings over the defaults (default refinement and effects: blur, fast blur)
+CONFIGS = {
+    "seed": None,
+    "hsv-exact": {"engine": "hsv", "blur_method": "exact"},
+    "hsv-fast": {"engine": "hsv", "blur_method": "fast"},
+    "plate": {"engine": "plate"},
+    "selfie": {"engine": "selfie"},
+    "selfie-landscape": {"engine": "selfie-landscape"},
+}
+LIVE_FPS = 30
+# The issue's targets: (resolution, config) -> (text, check(row))
+TARGETS = {
+    ("1280x720", "hsv-exact"): ("identical to the seed, >= 2x faster (wall and CPU)",
+                                lambda r: r.get("identical_to_seed") is True and r["speedup_wall"] >= 2 and r["speedup_cpu"] >= 2),
+    ("1280x720", "hsv-fast"): (">= 6x faster than the seed", lambda r: r["speedup_wall"] >= 6 and r["speedup_cpu"] >= 6),
+    ("1280x720", "selfie-landscape"): ("CPU ms <= 0.6x the seed's", lambda r: r["cpu_ms"] <= 0.6 * r["seed_cpu_ms"]),
+    ("1280x720", "selfie"): ("CPU ms <= 1.0x the seed's", lambda r: r["cpu_ms"] <= r["seed_cpu_ms"]),
+    ("1920x1080", "selfie-landscape"): ("wall <= 33 ms (30 fps)", lambda r: r["wall_ms"] <= 33),
+}
+LATENCY_TARGET_MS = 1.5 * 1000 / LIVE_FPS
+RSS_TARGET_MB = 300
+
+
+# -- memory ------------------------------------------------------------------------------
+def rss_mb() -> float:
+    """Current resident set size."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return peak_rss_mb()
+
+
+def peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+# -- frames ------------------------------------------------------------------------------
+def parse_resolution(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise SettingsError(f"--resolution: {text!r} is not WIDTHxHEIGHT, e.g. 1280x720") from None
+    if not (16 <= w <= 7680 and 16 <= h <= 4320):
+        raise SettingsError(f"--resolution: {text} is out of range; expected 16x16 to 7680x4320")
+    return w, h
+
+
+class Frames:
+    """Deterministic frames at one size: the synthetic scene, or a video / image folder (looped)."""
+
+    def __init__(self, size: tuple[int, int] | None, source: str | None = None):
+        self.source = source
+        self.size = size
+        self._it = None
+        if source is not None:
+            first = self._next()
+            self.size = size or (first.shape[1], first.shape[0])
+
+    def _next(self) -> np.ndarray:
+        from .evaluate import iter_frames
+        for _ in range(2):
+            if self._it is None:
+                self._it = iter_frames(self.source)
+            frame = next(self._it, None)
+            if frame is not None:
+                return frame[0]
+            self._it = None  # end of input: loop
+        raise StageError(f"--input: {self.source} has no frames")
+
+    def __call__(self, n: int) -> np.ndarray:
+        if self.source is None:
+            from .sources import synthetic_frame
+            return synthetic_frame(n, *self.size)
+        frame = self._next()
+        if (frame.shape[1], frame.shape[0]) != self.size:
+            frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
+        return frame
+
+
+# -- configurations ----------------------------------------------------------------------
+def config_settings(name: str, size: tuple[int, int], workdir: str):
+    """The configuration's settings; width and height (a camera request) clamped to the schema's range."""
+    w, h = size
+    request = {k: int(min(max(v, BY_NAME[k].min), BY_NAME[k].max)) for k, v in (("width", w), ("height", h))}
+    return validate({**CONFIGS[name], "input": "synthetic", "output": "null", **request,
+                     "fps": LIVE_FPS, "plate_path": os.path.join(workdir, f"plate-{w}x{h}.png")})
+
+
+def learn_bench_plate(settings, size: tuple[int, int]) -> None:
+    """The plate config needs a learned background: the synthetic room without the person."""
+    from .segment.plate import learn_plate
+    from .sources import synthetic_background
+    learn_plate([synthetic_background(n, *size) for n in range(max(10, settings.fps))], settings)
+
+
+def make_runner(name: str, size: tuple[int, int], workdir: str):
+    """A callable frame -> output that adds its per-stage ms to a dict: the real per-frame code."""
+    if CONFIGS[name] is None:
+        return lambda frame, ms: seed_reference(frame)
+    from .pipeline import Stages
+    settings = config_settings(name, size, workdir)
+    if settings.engine == "plate":
+        learn_bench_plate(settings, size)
+    stages = Stages(settings)
+    return lambda frame, ms: stages(frame, ms)
+
+
+# -- measuring ---------------------------------------------------------------------------
+def measure(size: tuple[int, int], names: list[str], frames: int, warmup: int, source: str | None,
+            workdir: str) -> list[dict]:
+    """One row per configuration: medians over `frames` frames after `warmup`, run interleaved."""
+    runners, errors = {}, {}
+    for name in names:
+        try:
+            runners[name] = make_runner(name, size, workdir)
+        except (StageError, SettingsError) as e:
+            errors[name] = str(e)
+        except ImportError as e:
+            errors[name] = f"not available in this build: {e}"
+    get_frame = Frames(size, source)
+    wall = {n: [] for n in runners}
+    cpu = {n: [] for n in runners}
+    stage = {n: {} for n in runners}
+    identical = {n: True for n in runners}
+    order = list(runners)
+    rss_start = rss_half = rss_mb()
+    for i in range(warmup + frames):
+        frame = get_frame(i)
+        outputs = {}
+        k = i % len(order)  # rotate the order so no configuration always runs first
+        for name in order[k:] + order[:k]:
+            ms: dict[str, float] = {}
+            w0, c0 = time.perf_counter(), time.process_time()
+            outputs[name] = runners[name](frame, ms)
+            w1, c1 = time.perf_counter(), time.process_time()
+            if i >= warmup:
+                wall[name].append((w1 - w0) * 1000)
+                cpu[name].append((c1 - c0) * 1000)
+                for s, v in ms.items():
+                    stage[name].setdefault(s, []).append(v)
+        if "seed" in outputs:
+            for name, out in outputs.items():
+                identical[name] = identical[name] and np.array_equal(out, outputs["seed"])
+        if i + 1 == warmup:
+            rss_start = rss_mb()
+        if i + 1 == warmup + frames // 2:
+            rss_half = rss_mb()
+    rss_end = rss_mb()
+    resolution = f"{size[0]}x{size[1]}"
+    seed_wall = median(wall["seed"]) if wall.get("seed") else None
+    seed_cpu = median(cpu["seed"]) if cpu.get("seed") else None
+    rows = []
+    for name in names:
+        row = {"resolution": resolution, "config": name}
+        if name in errors:
+            rows.append({**row, "error": errors[name], **dict.fromkeys(
+                ("wall_ms", "cpu_ms", "seed_wall_ms", "seed_cpu_ms", "speedup_wall", "speedup_cpu")),
+                "peak_rss_mb": round(peak_rss_mb(), 1)})
+            continue
+        w_ms, c_ms = median(wall[name]), median(cpu[name])
+        row.update(wall_ms=_r(w_ms), cpu_ms=_r(c_ms), seed_wall_ms=_r(seed_wall), seed_cpu_ms=_r(seed_cpu),
+                   speedup_wall=_r(seed_wall / w_ms if seed_wall else None),
+                   speedup_cpu=_r(seed_cpu / c_ms if seed_cpu else None),
+                   stage_ms={s: _r(median(v)) for s, v in stage[name].items()},
+                   frames=frames, warmup=warmup, peak_rss_mb=round(peak_rss_mb(), 1),
+                   rss_growth_mb=round(rss_end - rss_start, 1),
+                   rss_growth_second_half_mb=round(rss_end - rss_half, 1))
+        if name != "seed" and "seed" in runners:
+            row["identical_to_seed"] = identical[name]
+        rows.append(row)
+    return rows
+
+
+class _LatencyStats:
+    """Wraps the pipeline's Stats and keeps every frame's capture-to-output latency."""
+
+    def __init__(self, stats):
+        self._stats = stats
+        self.latencies: list[float] = []
+        self.cpu_marks: list[float] = []
+
+    def add(self, stage_ms, latency_s) -> None:
+        self.latencies.append(latency_s * 1000)
+        self.cpu_marks.append(time.process_time())
+        self._stats.add(stage_ms, latency_s)
+
+    def __getattr__(self, name):
+        return getattr(self._stats, name)
+
+
+class SyntheticCapture:
+    """A cv2.VideoCapture stand-in: the synthetic scene, delivered at `fps` like a real camera."""
+
+    def __init__(self, size: tuple[int, int], fps: float):
+        from .sources import Pacer
+        self.size, self._pacer, self.n = size, Pacer(fps), 0
+
+    def isOpened(self) -> bool:
+        return True
+
+    def set(self, prop, value) -> bool:
+        return False
+
+    def read(self):
+        from .sources import synthetic_frame
+        frame = synthetic_frame(self.n, *self.size)
+        self.n += 1
+        self._pacer.wait()
+        return True, frame
+
+    def release(self) -> None:
+        pass
+
+
+def measure_latency(name: str, size: tuple[int, int], frames: int, workdir: str) -> dict:
+    """Capture-to-output ms of the live pipeline: the threaded camera grabber fed at 30 fps."""
+    from .pipeline import Pipeline
+    from .sinks import open_sinks
+    from .sources import Camera
+    settings = config_settings(name, size, workdir)
+
+    def open_source(s):
+        return Camera(0, s.width, s.height, s.fps, False, capture_factory=lambda _: SyntheticCapture(size, s.fps))
+
+    pipeline = Pipeline(settings, open_source, open_sinks)
+    pipeline.stats = stats = _LatencyStats(pipeline.stats)
+    warmup = 10
+    t0 = time.monotonic()
+    pipeline.run(warmup + frames)
+    elapsed = time.monotonic() - t0
+    lat = stats.latencies[warmup:]
+    cpu = (stats.cpu_marks[-1] - stats.cpu_marks[warmup - 1]) * 1000 / max(len(lat), 1)
+    return {"latency_ms": _r(median(lat)), "latency_p95_ms": _r(float(np.percentile(lat, 95))),
+            "live_fps": _r(len(stats.latencies) / elapsed), "live_cpu_ms": _r(cpu),
+            "live_dropped": pipeline.source.dropped}
+
+
+def _r(x):
+    return None if x is None else round(float(x), 2)
+
+
+def check_targets(row: dict) -> None:
+    target = TARGETS.get((row["resolution"], row["config"]))
+    if target and row.get("wall_ms") is not None:
+        row["target"], row["target_met"] = target[0], bool(target[1](row))
+
+
+# -- output ------------------------------------------------------------------------------
+def print_row(row: dict, header: bool) -> None:
+    if header:
+        print(f"\n{row['resolution']:<18}{'wall ms':>8}{'CPU ms':>8}{'x wall':>8}{'x CPU':>7}{'lat ms':>8}"
+              f"{'RSS MB':>8}  stages ms")
+    if row.get("error"):
+        print(f"  {row['config']:<16}  {row['error']}")
+        return
+    stages = " ".join(f"{k} {v:.1f}" for k, v in row["stage_ms"].items())
+    lat = f"{row['latency_ms']:>8.1f}" if row.get("latency_ms") is not None else f"{'-':>8}"
+    mark = ""
+    if "target_met" in row:
+        mark = f"  [{'met' if row['target_met'] else 'MISSED'}: {row['target']}]"
+    if row.get("identical_to_seed") is False and row["config"] == "hsv-exact":
+        mark += "  [NOT byte-identical to the seed]"
+    print(f"  {row['config']:<16}{row['wall_ms']:>8.1f}{row['cpu_ms']:>8.1f}{row['speedup_wall']:>8.2f}"
+          f"{row['speedup_cpu']:>7.2f}{lat}{row['peak_rss_mb']:>8.0f}  {stages}{mark}")
+
+
+def print_summary(rows: list[dict]) -> None:
+    ok = [r for r in rows if not r.get("error")]
+    lat = [r for r in ok if r.get("latency_ms") is not None]
+    if lat:
+        worst = max(lat, key=lambda r: r["latency_ms"])
+        print(f"\nlatency: worst median {worst['latency_ms']:.1f} ms ({worst['config']} {worst['resolution']}); "
+              f"target <= {LATENCY_TARGET_MS:.0f} ms (1.5 frames at {LIVE_FPS} fps)")
+    if ok:
+        print(f"memory: peak RSS {max(r['peak_rss_mb'] for r in ok):.0f} MB (all configurations in one process), "
+              f"growth {max(r['rss_growth_mb'] for r in ok):+.1f} MB after warm-up, "
+              f"{max(r['rss_growth_second_half_mb'] for r in ok):+.1f} MB over the second half; "
+              f"target <= {RSS_TARGET_MB} MB, no growth")
+
+
+def cmd_bench(args) -> int:
+    names = args.configs or list(CONFIGS)
+    if "seed" not in names:
+        names = ["seed", *names]  # ratios need the reference in the same run
+    if args.frames < 1 or args.warmup < 0 or args.latency_frames < 0:
+        raise SettingsError("--frames must be >= 1, --warmup and --latency-frames >= 0")
+    if args.input is not None and not os.path.exists(args.input):
+        raise StageError(f"--input: {args.input} does not exist; give a video file or an image folder")
+    sizes = [parse_resolution(r) for r in (args.resolution or ([] if args.input else DEFAULT_RESOLUTIONS))] or [None]
+    if not args.json:
+        print(f"bgblur bench: {args.frames} frames after {args.warmup} warm-up, medians; "
+              f"x = speedup over the seed in the same interleaved run; {os.cpu_count()} CPUs")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bgblur-bench-") as workdir:
+        for size in sizes:
+            size = size or Frames(None, args.input).size
+            for i, row in enumerate(measure(size, names, args.frames, args.warmup, args.input, workdir)):
+                if args.latency_frames and row["config"] != "seed" and not row.get("error"):
+                    try:
+                        row.update(measure_latency(row["config"], size, args.latency_frames, workdir))
+                    except (StageError, SettingsError, ImportError) as e:
+                        row["latency_error"] = str(e)
+                row["peak_rss_mb"] = round(peak_rss_mb(), 1)
+                check_targets(row)
+                rows.append(row)
+                if args.json:
+                    print(json.dumps(row), flush=True)
+                else:
+                    print_row(row, header=i == 0)
+                    sys.stdout.flush()
+    if not args.json:
+        print_summary(rows)
+    return 1 if any(r.get("error") for r in rows) else 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("bench", help="measure speed, latency and memory of each engine against the seed reference")
+    p.add_argument("--resolution", nargs="+", metavar="WxH",
+                   help=f"frame sizes [default: {' '.join(DEFAULT_RESOLUTIONS)}; with --input, its own size]")
+    p.add_argument("--frames", type=int, default=60, metavar="N", help="measured frames per resolution [default 60]")
+    p.add_argument("--warmup", type=int, default=5, metavar="N", help="frames run before measuring [default 5]")
+    p.add_argument("--input", metavar="SRC", help="a video file or an image folder instead of the synthetic scene")
+    p.add_argument("--config", dest="configs", nargs="+", choices=list(CONFIGS), metavar="NAME",
+                   help=f"configurations to run [default: all: {' '.join(CONFIGS)}]; the seed always runs")
+    p.add_argument("--latency-frames", type=int, default=45, metavar="N",
+                   help="frames of the live pipeline for the latency figure, per configuration (0: skip) [default 45]")
+    p.add_argument("--json", action="store_true", help="one JSON object per configuration and resolution, per line")
+    p.set_defaults(func=cmd_bench)

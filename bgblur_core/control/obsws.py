@@ -1,0 +1,398 @@
+"""Control over obs-websocket (protocol v5, obs-websocket-py): remote control, scene presets,
+status, and the OBS input that shows the core's output.
+
+- In: a `CustomEvent` whose data is {"bgblur": {"set": {...}}} and/or {"bgblur": {"command": ...}}
+  (the stdin message format, see messages.py); other custom events are not ours and are ignored.
+- Scene presets: on `CurrentProgramSceneChanged` (and at connect) the preset of the new scene in
+  `scene_presets` is applied. Leaving a preset scene restores the values the preset replaced,
+  except a value the user changed while the preset was live (that change is kept). Going from
+  one preset scene straight to another restores the first, then applies the second.
+- Out: {"bgblur_status": {...pipeline status...}} via `BroadcastCustomEvent`, at most once a second.
+- Source: after connecting (obs_create_source), the current program scene gets an input named
+  "bgblur" showing the output, unless an input of that name exists already.
+
+Everything talking to OBS runs on this adapter's own thread. obs-websocket-py's receive thread
+(event callbacks) and the pipeline's thread (listener) only put things into queues, so the
+video never waits on OBS and a `ws.call` is never made from the receive thread.
+"""
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import time
+from typing import Any
+
+import websocket
+from obswebsocket import exceptions as obsexc
+from obswebsocket import obsws
+from obswebsocket import requests as req
+from obswebsocket.core import RecvThread
+
+from ..obsstream import obs_source_settings, stream_port
+from ..pipeline import log
+from ..settings import Settings, SettingsError, check_changes
+from ..stages import StageError
+from .messages import Control, MessageError, parse
+
+SOURCE_NAME = "bgblur"
+CALL_TIMEOUT = 5.0
+STATUS_PERIOD = 1.0
+BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0)
+AUTH_FAILED = ("obs-websocket: authentication failed — check the password in the script settings "
+               "/ BGBLUR_OBS_PASSWORD")
+CONNECTION_KEYS = ("obs_enabled", "obs_host", "obs_port", "obs_password")
+
+
+class AuthFailed(Exception):
+    pass
+
+
+class _Client(obsws):
+    """obsws with a connect timeout; a wrong password raises AuthFailed."""
+
+    def connect(self) -> None:
+        self.ws = websocket.WebSocket()
+        try:
+            self.ws.connect(f"ws://{self.host}:{self.port}", timeout=CALL_TIMEOUT)
+        except (OSError, websocket.WebSocketException) as e:
+            raise obsexc.ConnectionFailure(_reason(e)) from None
+        try:
+            self._auth()
+        except obsexc.ConnectionFailure as e:
+            self.ws.close()
+            # obs-websocket closes the socket right after Identify only when authentication fails
+            raise AuthFailed() if "Identify" in str(e) else e
+        except (OSError, websocket.WebSocketException, ValueError) as e:
+            self.ws.close()
+            raise obsexc.ConnectionFailure(_reason(e)) from None
+        self.ws.settimeout(None)
+        self.thread_recv = RecvThread(self)
+        self.thread_recv.daemon = True
+        self.thread_recv.start()
+
+    def alive(self) -> bool:
+        return bool(self.ws and self.ws.connected and self.thread_recv and self.thread_recv.is_alive())
+
+    def close(self) -> None:
+        if self.thread_recv is not None:
+            self.thread_recv.running = False
+        try:
+            self.ws.close(timeout=1)
+        except Exception:
+            pass
+
+
+def _reason(e: BaseException) -> str:
+    text = getattr(e, "strerror", None) or str(e) or type(e).__name__
+    return text.splitlines()[0].lower()
+
+
+def connect(settings: Settings) -> _Client:
+    """A connected client for settings' obs_host/obs_port/obs_password; raises AuthFailed or ConnectionFailure."""
+    client = _Client(settings.obs_host, settings.obs_port, settings.obs_password, legacy=False, timeout=CALL_TIMEOUT)
+    client.connect()
+    return client
+
+
+def _call(client: obsws, request) -> dict:
+    """Call and return the response data; raise StageError with OBS's comment on failure."""
+    r = client.call(request)
+    if not r.status:
+        raise StageError(f"obs-websocket: {request.name} failed: {r.datain.get('comment', r.datain) if r.datain else 'no reason given'}")
+    return r.datain
+
+
+# -- the OBS input showing our output ---------------------------------------------------------
+def source_spec(settings: Settings, vcam_device: str = "", platform: str = sys.platform) -> tuple[str, dict] | None:
+    """(input kind, input settings) of the OBS input that shows the core's output, or None."""
+    port = stream_port(settings.output)
+    if port is not None:
+        return "ffmpeg_source", obs_source_settings(port)
+    if "virtualcam" not in settings.output:
+        return None
+    device = vcam_device or settings.vcam_device
+    if platform.startswith("linux"):
+        return "v4l2_input", ({"device_id": device} if device else {})
+    if platform == "darwin":
+        return "av_capture_input", {"device_name": "OBS Virtual Camera"}
+    return "dshow_input", {"video_device_id": "OBS Virtual Camera:", "active": True}
+
+
+def ensure_source(client: obsws, settings: Settings, vcam_device: str = "") -> str:
+    """Make sure the current program scene shows the core's output; returns what was done, in words."""
+    spec = source_spec(settings, vcam_device)
+    if spec is None:
+        return f"output {settings.output!r} has nothing OBS can show; nothing to do"
+    kind, input_settings = spec
+    scene = _call(client, req.GetCurrentProgramScene())["currentProgramSceneName"]
+    inputs = {i["inputName"]: i for i in _call(client, req.GetInputList())["inputs"]}
+    existing = inputs.get(SOURCE_NAME)
+    if existing is None:
+        item = _call(client, req.CreateInput(sceneName=scene, inputName=SOURCE_NAME, inputKind=kind,
+                                             inputSettings=input_settings, sceneItemEnabled=True))["sceneItemId"]
+        _fit_to_canvas(client, scene, item)
+        return f"created OBS input {SOURCE_NAME!r} ({kind}) in scene {scene!r}"
+    if existing["inputKind"] != kind:
+        raise StageError(f"obs-websocket: an OBS input named {SOURCE_NAME!r} exists but is a {existing['inputKind']}, "
+                         f"not a {kind}; rename or remove it, or turn off obs_create_source")
+    done = []
+    current = _call(client, req.GetInputSettings(inputName=SOURCE_NAME))["inputSettings"]
+    if any(current.get(k) != v for k, v in input_settings.items()):
+        _call(client, req.SetInputSettings(inputName=SOURCE_NAME, inputSettings=input_settings, overlay=True))
+        done.append("updated its settings")
+    found = client.call(req.GetSceneItemId(sceneName=scene, sourceName=SOURCE_NAME))
+    if not found.status:
+        item = _call(client, req.CreateSceneItem(sceneName=scene, sourceName=SOURCE_NAME, sceneItemEnabled=True))["sceneItemId"]
+        _fit_to_canvas(client, scene, item)
+        done.append(f"added it to scene {scene!r}")
+    return f"OBS input {SOURCE_NAME!r} exists" + (": " + ", ".join(done) if done else f" in scene {scene!r}")
+
+
+def _fit_to_canvas(client: obsws, scene: str, item: int) -> None:
+    video = _call(client, req.GetVideoSettings())
+    _call(client, req.SetSceneItemTransform(sceneName=scene, sceneItemId=item, sceneItemTransform={
+        "boundsType": "OBS_BOUNDS_SCALE_INNER", "boundsAlignment": 0,
+        "boundsWidth": float(video["baseWidth"]), "boundsHeight": float(video["baseHeight"]),
+        "positionX": 0.0, "positionY": 0.0}))
+
+
+# -- scene presets ------------------------------------------------------------------------------
+class ScenePresets:
+    """What to change when the program scene changes: apply its preset, restore what the last one replaced."""
+
+    def __init__(self):
+        self.saved: dict[str, Any] = {}  # values the active preset replaced
+        self.active: dict[str, Any] = {}  # values the active preset set
+
+    def on_scene(self, scene: str, settings: Settings) -> dict[str, Any]:
+        """The settings changes for going live with `scene` while `settings` are current."""
+        # restore, unless the user set a third value while the preset was live
+        restore = {k: v for k, v in self.saved.items() if settings[k] in (v, self.active[k])}
+        preset = check_changes(settings.scene_presets.get(scene, {}))
+        before = {**settings, **restore}
+        self.saved = {k: before[k] for k in preset}
+        self.active = dict(preset)
+        return {**restore, **preset}
+
+
+# -- the adapter ---------------------------------------------------------------------------------
+class ObsControl:
+    """Connects to OBS when obs_enabled; follows obs_* setting changes; never blocks the pipeline."""
+
+    def __init__(self, pipeline):
+        self.pipeline = pipeline
+        self.connected = threading.Event()
+        self.source_result = ""
+        self._inbox: queue.Queue[tuple[int, str, Any]] = queue.Queue()  # (connection id, kind, data)
+        self._status: dict | None = None  # the latest status, with the latest error folded in
+        self._status_new = False
+        self._status_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._client: _Client | None = None
+        self._conn_id = 0
+        self._target: tuple | None = None
+        self._sourced_for: tuple | None = None
+        self._presets = ScenePresets()
+        self._attempt = 0
+        self._next_attempt = 0.0
+        self._last_failure = ""
+        self._last_sent = 0.0
+
+    # -- called from other threads: queue only --------------------------------------------------
+    def start(self) -> None:
+        self.pipeline.listeners.append(self._on_pipeline_event)
+        self._thread = threading.Thread(target=self._run, name="obs-websocket", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._inbox.put((-1, "wake", None))
+        if self._thread is not None:
+            self._thread.join(CALL_TIMEOUT + 2)
+        if self._on_pipeline_event in self.pipeline.listeners:
+            self.pipeline.listeners.remove(self._on_pipeline_event)
+        self._disconnect()
+
+    @property
+    def connections(self) -> int:
+        """How many times a connection succeeded (1 after the first connect)."""
+        return self._conn_id
+
+    def _on_pipeline_event(self, event: dict) -> None:
+        """A pipeline listener (pipeline thread, or whoever reported an error)."""
+        with self._status_lock:
+            if "status" in event:
+                self._status, self._status_new = dict(event["status"]), True
+            elif "error" in event and self._status is not None:
+                self._status = {**self._status, "last_error": event["error"]}
+                self._status_new = True
+
+    def _on_obs_event(self, conn_id: int, event) -> None:
+        """obs-websocket-py's receive thread: never call OBS here, never raise."""
+        try:
+            if event.name == "CustomEvent":
+                self._inbox.put((conn_id, "custom", dict(event.datain)))
+            elif event.name == "CurrentProgramSceneChanged":
+                self._inbox.put((conn_id, "scene", event.datain.get("sceneName")))
+            elif event.name == "ExitStarted":
+                self._inbox.put((conn_id, "exit", None))
+        except Exception:
+            pass
+
+    # -- the adapter's thread --------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._tick()
+            except Exception as e:  # never let the adapter die: drop the connection and retry
+                if self._client is not None and self._client.alive():
+                    self.pipeline.error(f"obs-websocket: {_reason(e)}; reconnecting")
+                else:
+                    log("obs-websocket: lost the connection to OBS; reconnecting")
+                self._disconnect()
+                self._schedule_retry()
+            self._handle_inbox(timeout=0.2)
+
+    def _tick(self) -> None:
+        settings = self.pipeline.settings
+        target = tuple(settings[k] for k in CONNECTION_KEYS)
+        if target != self._target:
+            self._disconnect()
+            self._target, self._attempt, self._next_attempt, self._last_failure = target, 0, 0.0, ""
+        if not settings.obs_enabled:
+            return
+        if self._client is not None and not self._client.alive():
+            self._disconnect()
+            self._schedule_retry()
+        if self._client is None and time.monotonic() >= self._next_attempt:
+            self._connect(settings)
+        if self._client is not None:
+            self._ensure_source(settings)
+            self._send_status()
+
+    def _connect(self, settings: Settings) -> None:
+        try:
+            client = connect(settings)
+        except AuthFailed:
+            self._failed(AUTH_FAILED)
+            return
+        except obsexc.ConnectionFailure as e:
+            self._failed(f"obs-websocket: cannot connect to {settings.obs_host}:{settings.obs_port} ({e}); "
+                         "is OBS running with Tools → WebSocket Server Settings → Enable WebSocket server on? retrying")
+            return
+        self._conn_id += 1
+        conn_id = self._conn_id
+        client.register(lambda event: self._on_obs_event(conn_id, event))
+        if self._last_failure and self.pipeline.last_error == self._last_failure:
+            self.pipeline.last_error = ""  # the status should not go on showing a fixed problem
+        self._client, self._attempt, self._last_failure = client, 0, ""
+        self._sourced_for = None
+        self.connected.set()
+        log(f"obs-websocket: connected to OBS at {settings.obs_host}:{settings.obs_port}")
+        scene = _call(client, req.GetCurrentProgramScene())["currentProgramSceneName"]
+        self._apply_scene(scene)
+
+    def _failed(self, message: str) -> None:
+        """Report a connection failure once (not again on every retry), then back off."""
+        if message != self._last_failure:
+            self.pipeline.error(message)
+            self._last_failure = message
+        self._schedule_retry()
+
+    def _schedule_retry(self) -> None:
+        self._next_attempt = time.monotonic() + BACKOFF[min(self._attempt, len(BACKOFF) - 1)]
+        self._attempt += 1
+
+    def _disconnect(self) -> None:
+        client, self._client = self._client, None
+        self.connected.clear()
+        if client is not None:
+            client.close()
+
+    def _ensure_source(self, settings: Settings) -> None:
+        key = (settings.obs_create_source, settings.output, settings.vcam_device)
+        if key == self._sourced_for:
+            return
+        self._sourced_for = key
+        if not settings.obs_create_source:
+            return
+        device = next((getattr(s.cam, "device", "") for s in self.pipeline.sinks if getattr(s, "cam", None)), "")
+        try:
+            self.source_result = ensure_source(self._client, settings, device)
+        except StageError as e:
+            self.pipeline.error(str(e))
+            return
+        log(self.source_result)
+
+    def _send_status(self) -> None:
+        if time.monotonic() - self._last_sent < STATUS_PERIOD:
+            return
+        with self._status_lock:
+            status, new, self._status_new = self._status, self._status_new, False
+        if not new:
+            return
+        self._last_sent = time.monotonic()
+        _call(self._client, req.BroadcastCustomEvent(eventData={"bgblur_status": status}))
+
+    def _handle_inbox(self, timeout: float) -> None:
+        try:
+            conn_id, kind, data = self._inbox.get(timeout=timeout)
+        except queue.Empty:
+            return
+        while True:
+            if conn_id == self._conn_id and self._client is not None:
+                if kind == "custom":
+                    self._custom_event(data)
+                elif kind == "scene" and data:
+                    self._apply_scene(data)
+                elif kind == "exit":
+                    self._disconnect()
+                    self._schedule_retry()
+            try:
+                conn_id, kind, data = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+
+    def _custom_event(self, data: dict) -> None:
+        if "bgblur" not in data:
+            return  # someone else's event, or our own bgblur_status coming back
+        try:
+            self.pipeline.submit(parse(data["bgblur"]))
+        except MessageError as e:
+            self.pipeline.error(f"ignored control message: {e}")
+
+    def _apply_scene(self, scene: str) -> None:
+        try:
+            changes = self._presets.on_scene(scene, self.pipeline.settings)
+        except SettingsError as e:
+            self.pipeline.error(f"ignored scene preset for {scene!r}: {e}")
+            return
+        if changes:
+            self.pipeline.submit(Control(changes=changes))
+
+
+# -- `bgblur obs-source` -----------------------------------------------------------------------
+def cmd_obs_source(args) -> int:
+    from ..cli import settings_from_args
+    settings = settings_from_args(args, obs_enabled=True)
+    try:
+        client = connect(settings)
+    except AuthFailed:
+        raise StageError(AUTH_FAILED) from None
+    except obsexc.ConnectionFailure as e:
+        raise StageError(f"obs-websocket: cannot connect to {settings.obs_host}:{settings.obs_port} ({e})") from None
+    try:
+        print(ensure_source(client, settings))
+    finally:
+        client.close()
+    return 0
+
+
+def register(subparsers) -> None:
+    from ..cli import add_setting_flags
+    p = subparsers.add_parser("obs-source", help="make sure the current OBS scene has an input showing the core's "
+                                                  "output (obs-websocket; password from BGBLUR_OBS_PASSWORD)")
+    add_setting_flags(p)
+    p.set_defaults(func=cmd_obs_source)

@@ -1,0 +1,24 @@
+"""Shared test fixtures: where the evaluation data lives, and the project's interpreter."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+EVALDATA = SHARED / "evaldata"
+
+
+@pytest.fixture(scope="session")
+def dev_pairs() -> list[tuple[Path, Path]]:
+    """The real photos with person masks: (image, mask) pairs from ../shared/evaldata/dev."""
+    images = sorted(p for p in (EVALDATA / "dev").glob("*.jpg"))
+    assert images, f"no evaluation photos under {EVALDATA / 'dev'}: ../shared must sit beside the project"
+    return [(p, p.with_name(p.stem + "_mask.png")) for p in images]
+
+
+@pytest.fixture(scope="session")
+def python() -> str:
+    return sys.executable

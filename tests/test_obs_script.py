@@ -1,0 +1,193 @@
+"""The OBS script's plain-Python parts (no OBS): conversions, the interpreter, the core's lifecycle.
+
+`obs_bgblur.py` imports `obspython`, which exists only inside OBS; an empty stand-in module lets
+us import it here. Nothing below calls into OBS (tests/test_obs_e2e.py covers that in a real OBS).
+"""
+import importlib.util
+import json
+import os
+import signal
+import stat
+import sys
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+from bgblur_core import settings as schema
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.modules.setdefault("obspython", types.ModuleType("obspython"))
+_spec = importlib.util.spec_from_file_location("obs_bgblur", ROOT / "obs_bgblur.py")
+script = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(script)
+
+SMALL = {"input": "synthetic", "output": "null", "engine": "hsv", "width": 320, "height": 240, "fps": 15}
+
+
+def wait_until(core, predicate, timeout=30.0, what="condition"):
+    """Poll the core (as the OBS timer does) until predicate() holds."""
+    deadline = time.monotonic() + timeout
+    lines = []
+    while time.monotonic() < deadline:
+        lines += core.poll()
+        if predicate():
+            return lines
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}; state {core.state!r}: {core.message}\n" + "\n".join(lines[-20:]))
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat_line[stat_line.rindex(")") + 2] != "Z"
+
+
+@pytest.fixture
+def core():
+    c = script.Core(str(ROOT))
+    c.configured_python = sys.executable
+    yield c
+    c.stop()
+
+
+# -- conversions ----------------------------------------------------------------------------
+def test_colour_converts_both_ways_in_obs_abgr_order():
+    assert script.color_to_obs("#102030") == 0xFF302010
+    assert script.obs_to_color(0xFF302010) == "#102030"
+    assert script.obs_to_color(script.color_to_obs("#00ff00")) == "#00ff00"
+
+
+def test_saved_settings_become_valid_schema_values_with_defaults_filled_in():
+    saved = {"engine": "hsv", "background_color": 0xFFFF0000, "blur_kernel": 31, "mask_threshold": 0.25,
+             "scene_presets": '{"BRB": {"effect": "privacy"}}', "status": "old text", "core_python": "/x/python",
+             "bgblur.toggle": [{"key": "OBS_KEY_F9"}]}
+    values = dict(schema.validate(script.values_from_saved(saved)))
+    assert values["engine"] == "hsv" and values["blur_kernel"] == 31 and values["mask_threshold"] == 0.25
+    assert values["background_color"] == "#0000ff"
+    assert values["scene_presets"] == {"BRB": {"effect": "privacy"}}
+    assert values["input"] == schema.DEFAULTS["input"]
+    assert set(values) == set(schema.DEFAULTS)  # script-only keys (status, hotkeys, core_*) stay out
+
+
+def test_saved_settings_keys_are_the_schema_names():
+    saved = {s.name: s.default for s in schema.SCHEMA}
+    assert script.values_from_saved(saved) == schema.DEFAULTS
+
+
+# -- the interpreter ------------------------------------------------------------------------
+def test_interpreter_prefers_configured_then_project_venv_then_path(tmp_path, monkeypatch):
+    assert script.interpreter(" /opt/py/bin/python3 ", str(tmp_path)) == "/opt/py/bin/python3"
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    (tmp_path / "bin").mkdir()
+    assert script.interpreter("", str(tmp_path)) is None
+    for name in ("python3", "python"):
+        (tmp_path / "bin" / name).write_text("#!/bin/sh\n")
+        (tmp_path / "bin" / name).chmod(0o755)
+    assert script.interpreter("", str(tmp_path)) == str(tmp_path / "bin" / "python3")
+    venv = tmp_path / ".venv" / "bin" / "python"
+    venv.parent.mkdir(parents=True)
+    venv.write_text("")
+    assert script.interpreter("", str(tmp_path)) == str(venv)
+
+
+def test_exit_reasons_say_what_happened_and_whether_a_restart_helps():
+    reason, retry = script.explain_exit("/usr/bin/python3", 1, ["Traceback (most recent call last):",
+                                        "ModuleNotFoundError: No module named 'cv2'"], "/opt/bgblur")
+    assert not retry and "/usr/bin/python3 cannot run bgblur_core (No module named cv2)" in reason
+    assert "/opt/bgblur" in reason and "Core Python" in reason
+    reason, retry = script.explain_exit("py", 2, ["bgblur: error: input: cannot read /x.mp4: no such file"])
+    assert (reason, retry) == ("input: cannot read /x.mp4: no such file", False)
+    reason, retry = script.explain_exit("py", -9, ["bgblur: an old log line"])
+    assert retry and reason == "the core was killed by signal 9"
+    reason, retry = script.explain_exit("py", 1, ["bgblur: input: x", "Traceback (most recent call last):",
+                                                   "  File ...", "RuntimeError: boom"])
+    assert retry and reason == "the core exited with code 1: RuntimeError: boom"
+    assert script.explain_exit("py", 1, ["bgblur: input: x"]) == ("the core exited with code 1", True)
+    assert script.explain_exit("py", 0, [])[1] is False
+
+
+def test_settings_file_is_private_and_never_holds_the_password(tmp_path):
+    values = dict(schema.validate({"obs_password": "hunter2", "engine": "hsv"}))
+    path = Path(script.write_settings_file(values, str(tmp_path)))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    data = json.loads(path.read_text())
+    assert "obs_password" not in data and "hunter2" not in path.read_text()
+    assert schema.validate(data).engine == "hsv"
+
+
+def test_debounced_hands_out_only_the_latest_value_after_a_quiet_period():
+    d = script.Debounced(0.3)
+    d.put({"a": 1}, 10.0)
+    d.put({"a": 2}, 10.2)
+    assert d.take(10.4) is None
+    assert d.take(10.5) == {"a": 2}
+    assert d.take(11.0) is None
+
+
+def test_status_line_shows_fps_latency_engine_and_effect():
+    line = script.status_text({"fps": 29.96, "latency_ms": 12.4, "cpu_ms": 8.25, "engine": "hsv",
+                               "effect": "blur", "enabled": True})
+    assert line == "30.0 fps · latency 12 ms · CPU 8.2 ms/frame · engine hsv · blur"
+    assert script.status_text({"engine": "hsv", "effect": "blur", "enabled": False}).endswith("effect off")
+
+
+# -- the core process -----------------------------------------------------------------------
+def test_core_runs_takes_changes_on_stdin_and_keeps_the_password_out_of_argv(core):
+    assert core.start({**SMALL, "obs_password": "pw-in-env"}), core.message
+    pid = core.proc.pid
+    wait_until(core, lambda: core.status.get("fps"), what="a status event")
+    assert "fps" in core.status_line() and "engine hsv" in core.status_line()
+    assert b"pw-in-env" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    assert b"BGBLUR_OBS_PASSWORD=pw-in-env" in Path(f"/proc/{pid}/environ").read_bytes()
+
+    core.update({**SMALL, "obs_password": "pw-in-env", "effect": "privacy"}, sys.executable)
+    wait_until(core, lambda: core.status.get("effect") == "privacy", what="the change to reach the core")
+    core.update({**SMALL, "obs_password": "pw-in-env", "hsv_h_min": 100, "hsv_h_max": 50}, sys.executable)
+    assert "not applied: hsv_h_min" in core.status_line() and core.values["hsv_h_min"] == 0
+    assert core.command("toggle")
+    wait_until(core, lambda: core.status.get("enabled") is False, what="the toggle command")
+    assert core.proc.pid == pid  # a change never restarts the core
+
+    core.stop()
+    assert not alive(pid) and core.state == "stopped"
+
+
+def test_core_restarts_after_a_crash_with_backoff_and_gives_up_after_the_limit(core):
+    core.BACKOFF_S = (0, 0)
+    assert core.start(SMALL)
+    pids = []
+    for attempt in range(3):
+        wait_until(core, lambda: core.state == "running" and core.status, what=f"core run {attempt}")
+        pids.append(core.proc.pid)
+        os.kill(core.proc.pid, signal.SIGKILL)
+        if attempt < 2:
+            wait_until(core, lambda: core.proc is not None and core.proc.pid not in pids, what="a restart")
+    wait_until(core, lambda: core.state == "failed", what="giving up")
+    assert "killed by signal 9" in core.message and "gave up after 2 restarts" in core.message
+    assert len(set(pids)) == 3 and not any(alive(p) for p in pids)
+    assert core.start(SMALL) and core.restarts == 0  # the user's start gets a fresh set of restarts
+
+
+def test_a_bad_setting_at_start_is_reported_and_not_retried(core):
+    assert core.start({**SMALL, "input": "/nonexistent/clip.mp4"})
+    wait_until(core, lambda: core.state == "failed", what="the start-up error")
+    assert "/nonexistent/clip.mp4" in core.message and core.proc is None
+    core.update(SMALL, sys.executable)  # fixing the setting starts it again
+    wait_until(core, lambda: core.status.get("fps"), what="the core to run with the fixed input")
+
+
+def test_an_interpreter_without_bgblur_core_says_so_and_how_to_fix_it(tmp_path):
+    core = script.Core(str(tmp_path))  # a directory without the package
+    try:
+        assert core.start(SMALL, "/usr/bin/python3")
+        wait_until(core, lambda: core.state == "failed", what="the failure")
+        assert core.message.startswith("/usr/bin/python3 cannot run bgblur_core (No module named bgblur_core)")
+        assert "Core Python" in core.status_line()
+        assert not core.start(SMALL, str(tmp_path / "no-such-python"))
+        assert "cannot run the Core Python" in core.status_line() and "set-up command" in core.status_line()
+    finally:
+        core.stop()
