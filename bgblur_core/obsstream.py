@@ -102,6 +102,8 @@ class _Reader:
 class ObsStreamSink:
     """A Sink serving YUV4MPEG2 on 127.0.0.1:port to any number of readers."""
 
+    stop_requested = False
+
     def __init__(self, port: int = DEFAULT_PORT, size: tuple[int, int] = (1280, 720), fps: int = 30):
         width, height = size
         self.size = (width & ~1, height & ~1)  # 4:2:0 needs even dimensions: drop an odd last row/column

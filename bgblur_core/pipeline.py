@@ -50,6 +50,9 @@ class Stats:
             self._ms[k] += v
         self._latency += latency_s
 
+    def pending(self) -> bool:
+        return self._n > 0
+
     def due(self, period: float = 1.0) -> bool:
         return time.monotonic() - self._t0 >= period
 
@@ -129,7 +132,7 @@ class Pipeline:
         self.settings = self.stages.settings
         self.source = open_source(self.settings)
         try:
-            self.sinks = open_sinks(self.settings, self.source.size)
+            self.sinks = open_sinks(self.settings, self.source.size, self.source.fps)
         except BaseException:
             self.source.close()
             raise
@@ -176,7 +179,7 @@ class Pipeline:
             self.source = source
         if changed & REOPEN_SINKS or source is not None:
             try:
-                sinks = self._open_sinks(new, self.source.size)
+                sinks = self._open_sinks(new, self.source.size, self.source.fps)
             except StageError as e:
                 self.error(f"{e}; keeping the previous output")
                 new = new.replace({k: self.settings[k] for k in REOPEN_SINKS})
@@ -246,16 +249,20 @@ class Pipeline:
         t = _lap(ms, "capture", t0)
         if self._learning is not None:
             self._learn(frame)
-        out = self.process(frame, ms)
+        # A camera placeholder ("reconnecting") is shown as it is, not blurred away.
+        out = frame if getattr(self.source, "placeholder", False) else self.process(frame, ms)
         t = time.perf_counter()
         for sink in self.sinks:
             sink.send(out)
+            if sink.stop_requested:
+                self.stop()
         _lap(ms, "output", t)
         now = time.monotonic()
         if self._last_out is not None:
             self._fps_label = 1.0 / max(now - self._last_out, 1e-6)
         self._last_out = now
         self.stats.add(ms, now - captured)
+        self.stats.dropped = getattr(self.source, "dropped", 0) + getattr(self.source, "skipped", 0)
         self.last = (frame, out)
         return True
 
@@ -282,6 +289,8 @@ class Pipeline:
                 sent += 1
                 if self.stats.due():
                     self._emit({"status": self.status(self.stats.snapshot())})
+            if self.stats.pending():
+                self._emit({"status": self.status(self.stats.snapshot())})
         finally:
             self.close()
         return sent

@@ -48,6 +48,7 @@ class Compositor(Protocol):
 
 class Sink(Protocol):
     name: str
+    stop_requested: bool  # set by a sink that asks the pipeline to stop (the preview's `q`)
 
     def send(self, frame: np.ndarray) -> None: ...
 
