@@ -29,7 +29,6 @@ if SCRIPT_DIR not in sys.path:
     sys.path.insert(0, SCRIPT_DIR)
 from bgblur_core import settings as schema  # noqa: E402  (stdlib only)
 
-PASSWORD_ENV = "BGBLUR_OBS_PASSWORD"  # as in bgblur_core/cli.py
 HOTKEYS = (  # (name, description, core command)
     ("bgblur.toggle", "Background blur: on/off", "toggle"),
     ("bgblur.privacy", "Background blur: privacy (blur everything) on/off", "privacy"),
@@ -212,10 +211,10 @@ class Core:
             self._tmpdir = tempfile.mkdtemp(prefix="bgblur-")
         cmd = [self.python, "-m", "bgblur_core", "run", "--control", "stdin",
                "--settings", write_settings_file(self.values, self._tmpdir)]
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", PASSWORD_ENV)}
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", schema.PASSWORD_ENV)}
         env["PYTHONUNBUFFERED"] = "1"
         if self.values.get("obs_password"):
-            env[PASSWORD_ENV] = self.values["obs_password"]
+            env[schema.PASSWORD_ENV] = self.values["obs_password"]
         try:
             proc = subprocess.Popen(cmd, cwd=self.script_dir, env=env, stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

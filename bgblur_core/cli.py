@@ -18,8 +18,8 @@ SUBCOMMAND_MODULES = (
     "bgblur_core.segment.plate",
     "bgblur_core.bench",
     "bgblur_core.evaluate",
+    "bgblur_core.control.obsws",
 )
-PASSWORD_ENV = "BGBLUR_OBS_PASSWORD"
 
 
 def add_setting_flags(parser: argparse.ArgumentParser) -> None:
@@ -48,8 +48,8 @@ def settings_from_args(args: argparse.Namespace, **overrides) -> schema.Settings
             raise schema.SettingsError(f"--settings: cannot read {args.settings}: {e.strerror}") from None
         except json.JSONDecodeError as e:
             raise schema.SettingsError(f"--settings: {args.settings} is not valid JSON: {e.msg} at line {e.lineno}") from None
-    if os.environ.get(PASSWORD_ENV):
-        values["obs_password"] = os.environ[PASSWORD_ENV]
+    if os.environ.get(schema.PASSWORD_ENV):
+        values["obs_password"] = os.environ[schema.PASSWORD_ENV]
     for s in schema.SCHEMA:
         v = getattr(args, s.name, None)
         if v is not None:

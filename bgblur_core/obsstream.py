@@ -31,8 +31,8 @@ def stream_port(output: str) -> int | None:
         if name == OUTPUT_NAME:
             if not port:
                 return DEFAULT_PORT
-            if not port.isdigit() or not 1 <= int(port) <= 65535:
-                raise StageError(f"output: {item.strip()!r} has a bad port; expected obs-stream or obs-stream:PORT with PORT 1..65535")
+            if not port.isdigit() or not 0 <= int(port) <= 65535:
+                raise StageError(f"output: {item.strip()!r} has a bad port; expected obs-stream or obs-stream:PORT with PORT 0..65535 (0: any free port)")
             return int(port)
     return None
 

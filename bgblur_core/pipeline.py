@@ -17,12 +17,13 @@ from .compose import Compositor
 from .control.messages import Control
 from .refine import make_refiner
 from .segment import make_segmenter
-from .settings import ENGINES, Settings, SettingsError, next_engine
+from .settings import BY_NAME, ENGINES, Settings, SettingsError, next_engine
 from .stages import StageError
 
 STAGES = ("capture", "segment", "refine", "compose", "output")
 REOPEN_SOURCE = {"input", "width", "height", "fps", "mjpg", "loop"}
 REOPEN_SINKS = {"output", "vcam_device", "vcam_backend", "fps"}
+STAGE_GROUPS = {"engine", "refine", "effect"}  # settings groups the per-frame stages are built from
 
 
 def log(message: str) -> None:
@@ -169,7 +170,8 @@ class Pipeline:
         if not changed:
             return True
         try:
-            stages = Stages(new).reuse_from(self.stages)
+            rebuild = any(BY_NAME[k].group in STAGE_GROUPS for k in changed)
+            stages = Stages(new).reuse_from(self.stages) if rebuild else self.stages
             source = self._open_source(new) if changed & REOPEN_SOURCE else None
         except (StageError, SettingsError) as e:
             self.error(f"{e}; keeping the previous settings")
@@ -177,20 +179,18 @@ class Pipeline:
         if source is not None:
             self.source.close()
             self.source = source
+        self.last_error = ""
         if changed & REOPEN_SINKS or source is not None:
+            for sink in self.sinks:  # first, so a new sink can take the same port or device
+                sink.close()
             try:
-                sinks = self._open_sinks(new, self.source.size, self.source.fps)
+                self.sinks = self._open_sinks(new, self.source.size, self.source.fps)
             except StageError as e:
                 self.error(f"{e}; keeping the previous output")
                 new = new.replace({k: self.settings[k] for k in REOPEN_SINKS})
-                stages = Stages(new).reuse_from(self.stages)
-            else:
-                for sink in self.sinks:
-                    sink.close()
-                self.sinks = sinks
+                self.sinks = self._open_sinks(new, self.source.size, self.source.fps)
         self.stages, self.settings = stages, new
-        self.last_error = ""
-        return True
+        return not self.last_error
 
     def command(self, name: str) -> None:
         s = self.settings

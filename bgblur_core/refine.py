@@ -21,6 +21,7 @@ FLIP_KEEP = 0.7  # 0.7**2 < 0.5: after one more frame the flip is past the thres
 GUIDE_RADIUS = 0.012  # guided filter radius, as a share of the work image's diagonal
 GUIDE_EPS = 0.02 ** 2  # guided filter regulariser (grey levels in 0..1, squared)
 GF_FIRST = False
+HYST = 0
 FLOW_HALF = True
 FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST
 MINREG_AFTER = False
@@ -146,6 +147,12 @@ class TemporalSmoother:
         keep = cv2.min(keep, cv2.LUT(change, self._flip_cap))
         now += keep * (prev - now)
         self._prob = now
+        if HYST > 0:
+            out = now.copy()
+            band = np.abs(now - 127.5) < HYST
+            out[band & (prev >= 127.5)] = np.maximum(out[band & (prev >= 127.5)], 128)
+            out[band & (prev < 127.5)] = np.minimum(out[band & (prev < 127.5)], 127)
+            return cv2.convertScaleAbs(out)
         return cv2.convertScaleAbs(now)
 
     def _warp_map(self, half: np.ndarray, prev_half: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping
 ENGINES = ("selfie", "selfie-landscape", "hsv", "plate")
 EFFECTS = ("blur", "privacy", "image", "color", "none")
 COMMANDS = ("toggle", "privacy", "cycle_engine", "learn_background")
+PASSWORD_ENV = "BGBLUR_OBS_PASSWORD"  # the websocket password reaches the core here, never on argv
 
 
 class SettingsError(ValueError):
@@ -90,12 +91,12 @@ SCHEMA: tuple[Setting, ...] = (
     _s("enabled", bool, True, "Apply the effect; off passes the camera through untouched.", "engine", label="Enabled"),
     _s("engine", str, "selfie", "Person segmenter: selfie and selfie-landscape (neural), hsv (seed method), plate (learned clean background).", "engine", choices=ENGINES),
     _s("model_path", str, "", "A .tflite person-segmentation model of your own (empty: the engine's built-in model).", "engine"),
-    _s("hsv_h_min", int, 0, "hsv engine: lowest hue counted as foreground.", "engine", min=0, max=180),
-    _s("hsv_h_max", int, 180, "hsv engine: highest hue counted as foreground.", "engine", min=0, max=180),
-    _s("hsv_s_min", int, 75, "hsv engine: lowest saturation counted as foreground.", "engine", min=0, max=255),
-    _s("hsv_s_max", int, 255, "hsv engine: highest saturation counted as foreground.", "engine", min=0, max=255),
-    _s("hsv_v_min", int, 40, "hsv engine: lowest value (brightness) counted as foreground.", "engine", min=0, max=255),
-    _s("hsv_v_max", int, 255, "hsv engine: highest value (brightness) counted as foreground.", "engine", min=0, max=255),
+    _s("hsv_h_min", int, 0, "hsv engine: lowest hue counted as foreground.", "engine", min=0, max=180, label="HSV hue min"),
+    _s("hsv_h_max", int, 180, "hsv engine: highest hue counted as foreground.", "engine", min=0, max=180, label="HSV hue max"),
+    _s("hsv_s_min", int, 75, "hsv engine: lowest saturation counted as foreground.", "engine", min=0, max=255, label="HSV saturation min"),
+    _s("hsv_s_max", int, 255, "hsv engine: highest saturation counted as foreground.", "engine", min=0, max=255, label="HSV saturation max"),
+    _s("hsv_v_min", int, 40, "hsv engine: lowest value (brightness) counted as foreground.", "engine", min=0, max=255, label="HSV value min"),
+    _s("hsv_v_max", int, 255, "hsv engine: highest value (brightness) counted as foreground.", "engine", min=0, max=255, label="HSV value max"),
     _s("plate_threshold", int, 30, "plate engine: colour distance from the learned background that counts as person.", "engine", min=1, max=255),
     _s("plate_path", str, "", "plate engine: where the learned background is saved (empty: the user cache).", "engine"),
     # refinement

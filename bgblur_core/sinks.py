@@ -18,7 +18,6 @@ from .stages import StageError
 LIVE = ("virtualcam", "obs-stream", "preview")
 VIDEO_FOURCC = {".mp4": "mp4v", ".avi": "MJPG"}
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp")
-OBS_STREAM_PORT = 8765
 OUTPUTS_HELP = "virtualcam, obs-stream[:PORT], preview, null, or a .mp4/.avi/.png/.jpg path"
 
 
@@ -286,14 +285,8 @@ class PreviewSink(BaseSink):
 
 # -- dispatch -------------------------------------------------------------------------
 def _obs_stream(part: str, size, fps):
-    _, _, port = part.partition(":")
-    if port and not (port.isdigit() and int(port) <= 65535):
-        raise StageError(f"output: {part!r}: the port must be 0..65535 (0: any free port)")
-    try:
-        from .obsstream import ObsStreamSink
-    except ImportError as e:
-        raise StageError(f"output obs-stream: not available in this install ({e})") from None
-    return ObsStreamSink(int(port) if port else OBS_STREAM_PORT, size, fps)
+    from .obsstream import ObsStreamSink, stream_port
+    return ObsStreamSink(stream_port(part), size, fps)
 
 
 def open_sink(part: str, settings, size: tuple[int, int], fps: float | None = None):
