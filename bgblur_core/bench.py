@@ -115,21 +115,24 @@ def config_settings(name: str, size: tuple[int, int], workdir: str):
                      "fps": LIVE_FPS, "plate_path": os.path.join(workdir, f"plate-{w}x{h}.png")})
 
 
-def learn_bench_plate(settings, size: tuple[int, int]) -> None:
-    """The plate config needs a learned background: the synthetic room without the person."""
+def learn_bench_plate(settings, size: tuple[int, int], source: str | None) -> None:
+    """The plate config needs a learned background: the synthetic room without the person, or
+    with --input the input's first frames (a person in them only spoils the mask, not the timing)."""
     from .segment.plate import learn_plate
     from .sources import synthetic_background
-    learn_plate([synthetic_background(n, *size) for n in range(max(10, settings.fps))], settings)
+    n = max(10, settings.fps)
+    frames = Frames(size, source)
+    learn_plate([frames(i) if source else synthetic_background(i, *size) for i in range(n)], settings)
 
 
-def make_runner(name: str, size: tuple[int, int], workdir: str):
+def make_runner(name: str, size: tuple[int, int], workdir: str, source: str | None = None):
     """A callable frame -> output that adds its per-stage ms to a dict: the real per-frame code."""
     if CONFIGS[name] is None:
         return lambda frame, ms: seed_reference(frame)
     from .pipeline import Stages
     settings = config_settings(name, size, workdir)
     if settings.engine == "plate":
-        learn_bench_plate(settings, size)
+        learn_bench_plate(settings, size, source)
     stages = Stages(settings)
     return lambda frame, ms: stages(frame, ms)
 
@@ -141,7 +144,7 @@ def measure(size: tuple[int, int], names: list[str], frames: int, warmup: int, s
     runners, errors = {}, {}
     for name in names:
         try:
-            runners[name] = make_runner(name, size, workdir)
+            runners[name] = make_runner(name, size, workdir, source)
         except (StageError, SettingsError) as e:
             errors[name] = str(e)
         except ImportError as e:

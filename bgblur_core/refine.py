@@ -15,19 +15,11 @@ import numpy as np
 WORK_MAX_SIDE = 480  # the work resolution: the frame halved until its long side is at most this
 SOFT_RAMP = 0.3  # soft mask: alpha ramps from 0 to 255 over this probability span around the threshold
 # Temporal smoothing: the previous probability follows the optical flow, then keeps `temporal` weight
-RESIDUAL_LEVELS = (8.0, 24.0)  # grey error of the flow warp (3x3 mean): reliable below, not at all above
+RESIDUAL_LEVELS = (24.0, 64.0)  # grey error of the flow warp (3x3 mean): reliable below, not at all above
 FLIP_LEVEL = 128  # a change this big (0.5) keeps at most FLIP_KEEP: a flipped pixel is never 2 frames late
 FLIP_KEEP = 0.7  # 0.7**2 < 0.5: after one more frame the flip is past the threshold
 GUIDE_RADIUS = 0.012  # guided filter radius, as a share of the work image's diagonal
 GUIDE_EPS = 0.02 ** 2  # guided filter regulariser (grey levels in 0..1, squared)
-GF_FIRST = False
-HYST = 0
-FLOW_HALF = True
-FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST
-MINREG_AFTER = False
-FEATHER_POW = 2
-FEATHER_START = 1.0
-TEMPORAL_LAST = False
 GUIDE_CLAMP = (0.15, 0.85)  # guided-filter output below the first is background, above the second person
 
 
@@ -117,7 +109,7 @@ class TemporalSmoother:
 
     def __init__(self, strength: float):
         self.strength = strength
-        self._flow = cv2.DISOpticalFlow.create(FLOW_PRESET)
+        self._flow = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         self._unreliable = _rise_lut(*RESIDUAL_LEVELS, top=strength)
         self._flip_cap = np.where(np.arange(256) >= FLIP_LEVEL, min(FLIP_KEEP, strength), strength).astype(np.float32)
         self._grid = None
@@ -131,7 +123,7 @@ class TemporalSmoother:
 
     def __call__(self, prob: np.ndarray, grey: np.ndarray) -> np.ndarray:
         h, w = grey.shape
-        half = cv2.resize(grey, (max(8, w // 2), max(8, h // 2)), interpolation=cv2.INTER_AREA) if FLOW_HALF else grey
+        half = cv2.resize(grey, (max(8, w // 2), max(8, h // 2)), interpolation=cv2.INTER_AREA)
         prev, prev_grey, prev_half = self._prob, self._grey, self._half
         self._grey, self._half = grey, half
         if prev is None or prev.shape != prob.shape:
@@ -147,12 +139,6 @@ class TemporalSmoother:
         keep = cv2.min(keep, cv2.LUT(change, self._flip_cap))
         now += keep * (prev - now)
         self._prob = now
-        if HYST > 0:
-            out = now.copy()
-            band = np.abs(now - 127.5) < HYST
-            out[band & (prev >= 127.5)] = np.maximum(out[band & (prev >= 127.5)], 128)
-            out[band & (prev < 127.5)] = np.minimum(out[band & (prev < 127.5)], 127)
-            return cv2.convertScaleAbs(out)
         return cv2.convertScaleAbs(now)
 
     def _warp_map(self, half: np.ndarray, prev_half: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -201,22 +187,16 @@ class MaskRefiner:
         small = shrink(frame, size)
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         prob = shrink(mask, size) if mask.shape[1] >= size[0] else cv2.resize(mask, size, interpolation=cv2.INTER_LINEAR)
-        if self.temporal > 0 and not TEMPORAL_LAST:
+        if self.temporal > 0:
             prob = self.smooth(prob, grey)
-        if self.edge_refine and GF_FIRST:
-            prob = self.snap_to_edges(prob, small)
         alpha = self.cut(prob)
         if self.min_region > 0:
             alpha = remove_small_regions(alpha, self.min_region)
-        if self.edge_refine and not GF_FIRST:
+        if self.edge_refine:
             alpha = self.snap_to_edges(alpha, small)
-            if self.min_region > 0 and MINREG_AFTER:
-                alpha = remove_small_regions(alpha, self.min_region)
         feather = self.feather * size[0] / width
         if feather > 0:
             alpha = feather_outward(alpha, feather)
-        if self.temporal > 0 and TEMPORAL_LAST:
-            alpha = self.smooth(alpha, grey)
         alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
         if not self.soft and self.feather == 0:
             cv2.threshold(alpha, 127, 255, cv2.THRESH_BINARY, dst=alpha)
@@ -255,8 +235,8 @@ def feather_outward(alpha: np.ndarray, width: float) -> np.ndarray:
     outside = cv2.compare(alpha, 128, cv2.CMP_LT)
     dist = cv2.distanceTransform(outside, cv2.DIST_L2, 3)
     ramp = np.clip(1 - dist * (1 / width), 0, 1)
-    ramp = ramp ** FEATHER_POW * (255 * FEATHER_START)
-    return np.maximum(alpha, ramp.astype(np.uint8))
+    ramp *= ramp * 255  # quadratic fall-off: the half level close to the edge, a long soft tail
+    return cv2.max(alpha, ramp.astype(np.uint8))
 
 
 def make_refiner(settings) -> MaskRefiner:

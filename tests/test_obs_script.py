@@ -1,27 +1,22 @@
-"""The OBS script's plain-Python parts (no OBS): conversions, the interpreter, the core's lifecycle.
-
-`obs_bgblur.py` imports `obspython`, which exists only inside OBS; an empty stand-in module lets
-us import it here. Nothing below calls into OBS (tests/test_obs_e2e.py covers that in a real OBS).
+"""The OBS script's plain-Python half, bgblur_core/obs_core_process.py: conversions, the
+interpreter, the core's lifecycle. It needs no OBS, so it is imported directly; tests/test_obs_e2e.py
+covers the OBS glue (obs_bgblur.py) in a real OBS.
 """
-import importlib.util
 import json
 import os
 import signal
 import stat
+import subprocess
 import sys
 import time
-import types
 from pathlib import Path
 
 import pytest
 
+from bgblur_core import obs_core_process as ocp
 from bgblur_core import settings as schema
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.modules.setdefault("obspython", types.ModuleType("obspython"))
-_spec = importlib.util.spec_from_file_location("obs_bgblur", ROOT / "obs_bgblur.py")
-script = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(script)
 
 SMALL = {"input": "synthetic", "output": "null", "engine": "hsv", "width": 320, "height": 240, "fps": 15}
 
@@ -48,24 +43,43 @@ def alive(pid: int) -> bool:
 
 @pytest.fixture
 def core():
-    c = script.Core(str(ROOT))
+    c = ocp.Core(str(ROOT))
     c.configured_python = sys.executable
     yield c
     c.stop()
 
 
+# -- stdlib only: numpy or OpenCV inside OBS's Python crash OBS ------------------------------
+STDLIB_ONLY = "import sys; {}; bad = sorted({{'numpy', 'cv2'}} & set(sys.modules)); assert not bad, bad"
+
+
+def test_the_core_process_module_imports_no_numpy_or_opencv():
+    subprocess.run([sys.executable, "-c", STDLIB_ONLY.format("import bgblur_core.obs_core_process")],
+                   cwd=ROOT, check=True)
+
+
+def test_the_obs_script_loads_with_only_obspython_and_the_stdlib(tmp_path):
+    (tmp_path / "obspython.py").write_text("")  # an empty stand-in: loading the script calls no OBS API
+    load = f"sys.path.insert(0, {str(tmp_path)!r}); import runpy; runpy.run_path({str(ROOT / 'obs_bgblur.py')!r})"
+    subprocess.run([sys.executable, "-c", STDLIB_ONLY.format(load)], cwd=tmp_path, check=True)
+
+
+def test_the_default_project_dir_is_where_the_obs_script_lives():
+    assert Path(ocp.PROJECT_DIR) == ROOT and (ROOT / "obs_bgblur.py").is_file()
+
+
 # -- conversions ----------------------------------------------------------------------------
 def test_colour_converts_both_ways_in_obs_abgr_order():
-    assert script.color_to_obs("#102030") == 0xFF302010
-    assert script.obs_to_color(0xFF302010) == "#102030"
-    assert script.obs_to_color(script.color_to_obs("#00ff00")) == "#00ff00"
+    assert ocp.color_to_obs("#102030") == 0xFF302010
+    assert ocp.obs_to_color(0xFF302010) == "#102030"
+    assert ocp.obs_to_color(ocp.color_to_obs("#00ff00")) == "#00ff00"
 
 
 def test_saved_settings_become_valid_schema_values_with_defaults_filled_in():
     saved = {"engine": "hsv", "background_color": 0xFFFF0000, "blur_kernel": 31, "mask_threshold": 0.25,
              "scene_presets": '{"BRB": {"effect": "privacy"}}', "status": "old text", "core_python": "/x/python",
              "bgblur.toggle": [{"key": "OBS_KEY_F9"}]}
-    values = dict(schema.validate(script.values_from_saved(saved)))
+    values = dict(schema.validate(ocp.values_from_saved(saved)))
     assert values["engine"] == "hsv" and values["blur_kernel"] == 31 and values["mask_threshold"] == 0.25
     assert values["background_color"] == "#0000ff"
     assert values["scene_presets"] == {"BRB": {"effect": "privacy"}}
@@ -75,44 +89,44 @@ def test_saved_settings_become_valid_schema_values_with_defaults_filled_in():
 
 def test_saved_settings_keys_are_the_schema_names():
     saved = {s.name: s.default for s in schema.SCHEMA}
-    assert script.values_from_saved(saved) == schema.DEFAULTS
+    assert ocp.values_from_saved(saved) == schema.DEFAULTS
 
 
 # -- the interpreter ------------------------------------------------------------------------
 def test_interpreter_prefers_configured_then_project_venv_then_path(tmp_path, monkeypatch):
-    assert script.interpreter(" /opt/py/bin/python3 ", str(tmp_path)) == "/opt/py/bin/python3"
+    assert ocp.interpreter(" /opt/py/bin/python3 ", str(tmp_path)) == "/opt/py/bin/python3"
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
     (tmp_path / "bin").mkdir()
-    assert script.interpreter("", str(tmp_path)) is None
+    assert ocp.interpreter("", str(tmp_path)) is None
     for name in ("python3", "python"):
         (tmp_path / "bin" / name).write_text("#!/bin/sh\n")
         (tmp_path / "bin" / name).chmod(0o755)
-    assert script.interpreter("", str(tmp_path)) == str(tmp_path / "bin" / "python3")
+    assert ocp.interpreter("", str(tmp_path)) == str(tmp_path / "bin" / "python3")
     venv = tmp_path / ".venv" / "bin" / "python"
     venv.parent.mkdir(parents=True)
     venv.write_text("")
-    assert script.interpreter("", str(tmp_path)) == str(venv)
+    assert ocp.interpreter("", str(tmp_path)) == str(venv)
 
 
 def test_exit_reasons_say_what_happened_and_whether_a_restart_helps():
-    reason, retry = script.explain_exit("/usr/bin/python3", 1, ["Traceback (most recent call last):",
+    reason, retry = ocp.explain_exit("/usr/bin/python3", 1, ["Traceback (most recent call last):",
                                         "ModuleNotFoundError: No module named 'cv2'"], "/opt/bgblur")
     assert not retry and "/usr/bin/python3 cannot run bgblur_core (No module named cv2)" in reason
     assert "/opt/bgblur" in reason and "Core Python" in reason
-    reason, retry = script.explain_exit("py", 2, ["bgblur: error: input: cannot read /x.mp4: no such file"])
+    reason, retry = ocp.explain_exit("py", 2, ["bgblur: error: input: cannot read /x.mp4: no such file"])
     assert (reason, retry) == ("input: cannot read /x.mp4: no such file", False)
-    reason, retry = script.explain_exit("py", -9, ["bgblur: an old log line"])
+    reason, retry = ocp.explain_exit("py", -9, ["bgblur: an old log line"])
     assert retry and reason == "the core was killed by signal 9"
-    reason, retry = script.explain_exit("py", 1, ["bgblur: input: x", "Traceback (most recent call last):",
+    reason, retry = ocp.explain_exit("py", 1, ["bgblur: input: x", "Traceback (most recent call last):",
                                                    "  File ...", "RuntimeError: boom"])
     assert retry and reason == "the core exited with code 1: RuntimeError: boom"
-    assert script.explain_exit("py", 1, ["bgblur: input: x"]) == ("the core exited with code 1", True)
-    assert script.explain_exit("py", 0, [])[1] is False
+    assert ocp.explain_exit("py", 1, ["bgblur: input: x"]) == ("the core exited with code 1", True)
+    assert ocp.explain_exit("py", 0, [])[1] is False
 
 
 def test_settings_file_is_private_and_never_holds_the_password(tmp_path):
     values = dict(schema.validate({"obs_password": "hunter2", "engine": "hsv"}))
-    path = Path(script.write_settings_file(values, str(tmp_path)))
+    path = Path(ocp.write_settings_file(values, str(tmp_path)))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     data = json.loads(path.read_text())
     assert "obs_password" not in data and "hunter2" not in path.read_text()
@@ -120,7 +134,7 @@ def test_settings_file_is_private_and_never_holds_the_password(tmp_path):
 
 
 def test_debounced_hands_out_only_the_latest_value_after_a_quiet_period():
-    d = script.Debounced(0.3)
+    d = ocp.Debounced(0.3)
     d.put({"a": 1}, 10.0)
     d.put({"a": 2}, 10.2)
     assert d.take(10.4) is None
@@ -129,10 +143,10 @@ def test_debounced_hands_out_only_the_latest_value_after_a_quiet_period():
 
 
 def test_status_line_shows_fps_latency_engine_and_effect():
-    line = script.status_text({"fps": 29.96, "latency_ms": 12.4, "cpu_ms": 8.25, "engine": "hsv",
+    line = ocp.status_text({"fps": 29.96, "latency_ms": 12.4, "cpu_ms": 8.25, "engine": "hsv",
                                "effect": "blur", "enabled": True})
     assert line == "30.0 fps · latency 12 ms · CPU 8.2 ms/frame · engine hsv · blur"
-    assert script.status_text({"engine": "hsv", "effect": "blur", "enabled": False}).endswith("effect off")
+    assert ocp.status_text({"engine": "hsv", "effect": "blur", "enabled": False}).endswith("effect off")
 
 
 # -- the core process -----------------------------------------------------------------------
@@ -181,7 +195,7 @@ def test_a_bad_setting_at_start_is_reported_and_not_retried(core):
 
 
 def test_an_interpreter_without_bgblur_core_says_so_and_how_to_fix_it(tmp_path):
-    core = script.Core(str(tmp_path))  # a directory without the package
+    core = ocp.Core(str(tmp_path))  # a directory without the package
     try:
         assert core.start(SMALL, "/usr/bin/python3")
         wait_until(core, lambda: core.state == "failed", what="the failure")
