@@ -5,115 +5,23 @@ Control adapters only call `submit()`; everything else happens on the pipeline's
 from __future__ import annotations
 
 import queue
-import sys
 import threading
 import time
 from typing import Callable
 
-import cv2
 import numpy as np
 
-from .compose import Compositor
+from .chain import Stages, lap
 from .control.messages import Control
-from .refine import make_refiner
-from .segment import make_segmenter
+from .log import log
 from .settings import BY_NAME, ENGINES, Settings, SettingsError, next_engine
 from .stages import StageError
+from .stats import Stats
 
-STAGES = ("capture", "segment", "refine", "compose", "output")
+__all__ = ["Pipeline", "Stages", "log"]
 REOPEN_SOURCE = {"input", "width", "height", "fps", "mjpg", "loop"}
 REOPEN_SINKS = {"output", "vcam_device", "vcam_backend", "fps"}
 STAGE_GROUPS = {"engine", "refine", "effect"}  # settings groups the per-frame stages are built from
-
-
-def log(message: str) -> None:
-    """One line for the user, on stderr."""
-    print(f"bgblur: {message}", file=sys.stderr, flush=True)
-
-
-class Stats:
-    """Per-second figures: fps, per-stage wall ms, CPU ms per frame and capture-to-output latency."""
-
-    def __init__(self):
-        self.frames = 0
-        self.dropped = 0
-        self._reset(time.monotonic())
-
-    def _reset(self, now: float) -> None:
-        self._t0, self._cpu0, self._n = now, time.process_time(), 0
-        self._ms = dict.fromkeys(STAGES, 0.0)
-        self._latency = 0.0
-
-    def add(self, stage_ms: dict[str, float], latency_s: float) -> None:
-        self.frames += 1
-        self._n += 1
-        for k, v in stage_ms.items():
-            self._ms[k] += v
-        self._latency += latency_s
-
-    def pending(self) -> bool:
-        return self._n > 0
-
-    def due(self, period: float = 1.0) -> bool:
-        return time.monotonic() - self._t0 >= period
-
-    def snapshot(self) -> dict:
-        now = time.monotonic()
-        n = max(self._n, 1)
-        snap = {
-            "fps": round(self._n / max(now - self._t0, 1e-9), 2),
-            "cpu_ms": round((time.process_time() - self._cpu0) * 1000 / n, 2),
-            "latency_ms": round(self._latency * 1000 / n, 2),
-            "stage_ms": {k: round(v / n, 2) for k, v in self._ms.items()},
-            "frames": self.frames,
-            "dropped": self.dropped,
-        }
-        self._reset(now)
-        return snap
-
-
-def refinement_active(settings: Settings) -> bool:
-    return settings.refine == "on" or (settings.refine == "auto" and settings.engine != "hsv")
-
-
-class Stages:
-    """The per-frame stages built from one Settings; rebuilt as a whole on change."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.segmenter = make_segmenter(settings)
-        self.refiner = make_refiner(settings) if refinement_active(settings) else None
-        self.compositor = Compositor(settings, hard=self.refiner is None)
-
-    def alpha(self, frame: np.ndarray, stage_ms: dict[str, float] | None = None) -> np.ndarray:
-        """The alpha the compositor applies to `frame`: uint8 at frame size, 255 = person."""
-        ms = stage_ms if stage_ms is not None else {}
-        t = time.perf_counter()
-        mask = self.segmenter(frame)
-        t = _lap(ms, "segment", t)
-        if self.refiner is not None:
-            mask = self.refiner(mask, frame)
-        elif mask.shape != frame.shape[:2]:
-            mask = cv2.resize(mask, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR)
-            cv2.threshold(mask, 127, 255, cv2.THRESH_BINARY, dst=mask)
-        _lap(ms, "refine", t)
-        return mask
-
-    def __call__(self, frame: np.ndarray, stage_ms: dict[str, float] | None = None, fps: float | None = None) -> np.ndarray:
-        """One frame through segmenter, refiner and compositor; per-stage ms added to `stage_ms`."""
-        ms = stage_ms if stage_ms is not None else {}
-        s = self.settings
-        alpha = self.alpha(frame, ms) if s.enabled and s.effect not in ("privacy", "none") else None
-        t = time.perf_counter()
-        out = self.compositor(frame, alpha, fps)
-        _lap(ms, "compose", t)
-        return out
-
-    def reuse_from(self, old: "Stages") -> "Stages":
-        """Keep the old refiner's temporal state when only unrelated settings changed."""
-        if self.refiner is not None and old.refiner is not None and self.segmenter.__class__ is old.segmenter.__class__:
-            self.refiner.adopt(old.refiner)
-        return self
 
 
 class Pipeline:
@@ -246,7 +154,7 @@ class Pipeline:
             return False
         frame, captured = got
         ms: dict[str, float] = {}
-        t = _lap(ms, "capture", t0)
+        t = lap(ms, "capture", t0)
         if self._learning is not None:
             self._learn(frame)
         # A camera placeholder ("reconnecting") is shown as it is, not blurred away.
@@ -256,7 +164,7 @@ class Pipeline:
             sink.send(out)
             if sink.stop_requested:
                 self.stop()
-        _lap(ms, "output", t)
+        lap(ms, "output", t)
         now = time.monotonic()
         if self._last_out is not None:
             self._fps_label = 1.0 / max(now - self._last_out, 1e-6)
@@ -300,9 +208,3 @@ class Pipeline:
             sink.close()
         self.sinks = []
         self.source.close()
-
-
-def _lap(ms: dict[str, float], stage: str, t: float) -> float:
-    now = time.perf_counter()
-    ms[stage] = ms.get(stage, 0.0) + (now - t) * 1000
-    return now

@@ -11,7 +11,8 @@ import numpy as np
 
 from . import sinks, sources
 from .control import stdin as stdin_control
-from .pipeline import Pipeline, log
+from .log import log
+from .pipeline import Pipeline
 from .settings import Settings
 
 

@@ -30,7 +30,7 @@ from obswebsocket import requests as req
 from obswebsocket.core import RecvThread
 
 from ..obsstream import obs_source_settings, stream_port
-from ..pipeline import log
+from ..log import log
 from ..settings import Settings, SettingsError, check_changes
 from ..stages import StageError
 from .messages import Control, MessageError, parse

@@ -10,8 +10,9 @@ import re
 import sys
 from typing import Callable
 
+from ..log import log
 from ..stages import StageError
-from .base import BaseSource, Pacer, _log, as_bgr
+from .base import BaseSource, Pacer, as_bgr
 from .camera import (VCAM_NAMES, Camera, _is_virtual_camera, cameras_that_open, linux_video_nodes, open_capture,
                      placeholder_frame)
 from .files import IMAGE_EXTS, MAX_DECODE_FAILURES, StillImage, VideoFile
@@ -47,9 +48,9 @@ def _auto(settings, realtime: bool, capture_factory: Callable) -> BaseSource:
                          list_cameras=False)
         except StageError:
             continue
-        _log(f"auto input: using {cam.name} ({cam.size[0]}x{cam.size[1]})")
+        log(f"auto input: using {cam.name} ({cam.size[0]}x{cam.size[1]})")
         return cam
-    _log("auto input: no webcam opened; using the built-in synthetic scene")
+    log("auto input: no webcam opened; using the built-in synthetic scene")
     return Synthetic(settings.width, settings.height, settings.fps, realtime)
 
 

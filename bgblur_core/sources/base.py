@@ -7,11 +7,6 @@ import cv2
 import numpy as np
 
 
-def _log(message: str) -> None:
-    from ..pipeline import log  # imported late: pipeline imports the stages, not us
-    log(message)
-
-
 class Pacer:
     """Sleeps so that successive `wait()` calls return `fps` times a second; never bursts to catch up."""
 

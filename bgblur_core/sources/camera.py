@@ -12,8 +12,9 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from ..log import log
 from ..stages import StageError
-from .base import BaseSource, _log, as_bgr
+from .base import BaseSource, as_bgr
 
 # -- cameras ----------------------------------------------------------------------------
 VCAM_NAMES = ("bgblur", "loopback", "dummy video device", "obs virtual camera", "virtual camera")
@@ -193,7 +194,7 @@ class Camera(BaseSource):
         with self._cond:
             self._reconnecting = True
             self._cond.notify_all()
-        _log(f"input: {self.name} stopped delivering frames; reconnecting")
+        log(f"input: {self.name} stopped delivering frames; reconnecting")
         self._cap.release()
         delay = self.backoff[0]
         while not self._closed.wait(delay):
@@ -203,7 +204,7 @@ class Camera(BaseSource):
                 if ok and frame is not None and frame.size:
                     self._cap = cap
                     self.reconnects += 1
-                    _log(f"input: {self.name} is back")
+                    log(f"input: {self.name} is back")
                     self._store(as_bgr(frame))
                     return
                 cap.release()

@@ -8,8 +8,9 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from ..log import log
 from ..stages import StageError
-from .base import BaseSource, Pacer, _log, as_bgr
+from .base import BaseSource, Pacer, as_bgr
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".pgm", ".ppm")
 MAX_DECODE_FAILURES = 8  # consecutive failed reads of a file before we call it the end
@@ -98,7 +99,7 @@ class VideoFile(BaseSource):
             if ok and frame is not None and frame.size:
                 if failures:
                     self.skipped += failures
-                    _log(f"input: skipped {failures} frame(s) of {self.path} that failed to decode")
+                    log(f"input: skipped {failures} frame(s) of {self.path} that failed to decode")
                 return as_bgr(frame)
         return None
 
