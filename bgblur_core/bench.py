@@ -13,7 +13,6 @@ import os
 import resource
 import sys
 import tempfile
-import threading
 import time
 from statistics import median
 
@@ -138,6 +137,34 @@ def make_runner(name: str, size: tuple[int, int], workdir: str, source: str | No
 
 
 # -- measuring ---------------------------------------------------------------------------
+class Samples:
+    """Per-frame figures of one configuration, in arrays allocated up front (so that a long run's
+    RSS growth is the pipeline's, not the bench's own bookkeeping)."""
+
+    def __init__(self, frames: int):
+        self.wall, self.cpu = np.zeros(frames), np.zeros(frames)
+        self.stages: dict[str, np.ndarray] = {}
+        self.frames = frames
+
+    def add(self, j: int, wall_ms: float, cpu_ms: float, stage_ms: dict[str, float]) -> None:
+        self.wall[j], self.cpu[j] = wall_ms, cpu_ms
+        for stage, v in stage_ms.items():
+            if stage not in self.stages:
+                self.stages[stage] = np.zeros(self.frames)
+            self.stages[stage][j] = v
+
+    @property
+    def wall_ms(self) -> float:
+        return float(np.median(self.wall))
+
+    @property
+    def cpu_ms(self) -> float:
+        return float(np.median(self.cpu))
+
+    def stage_ms(self) -> dict[str, float]:
+        return {stage: _r(np.median(v)) for stage, v in self.stages.items()}
+
+
 def measure(size: tuple[int, int], names: list[str], frames: int, warmup: int, source: str | None,
             workdir: str) -> list[dict]:
     """One row per configuration: medians over `frames` frames after `warmup`, run interleaved."""
@@ -150,9 +177,7 @@ def measure(size: tuple[int, int], names: list[str], frames: int, warmup: int, s
         except ImportError as e:
             errors[name] = f"not available in this build: {e}"
     get_frame = Frames(size, source)
-    wall = {n: [] for n in runners}
-    cpu = {n: [] for n in runners}
-    stage = {n: {} for n in runners}
+    samples = {n: Samples(frames) for n in runners}
     identical = {n: True for n in runners}
     order = list(runners)
     rss_start = rss_half = rss_mb()
@@ -166,10 +191,7 @@ def measure(size: tuple[int, int], names: list[str], frames: int, warmup: int, s
             outputs[name] = runners[name](frame, ms)
             w1, c1 = time.perf_counter(), time.process_time()
             if i >= warmup:
-                wall[name].append((w1 - w0) * 1000)
-                cpu[name].append((c1 - c0) * 1000)
-                for s, v in ms.items():
-                    stage[name].setdefault(s, []).append(v)
+                samples[name].add(i - warmup, (w1 - w0) * 1000, (c1 - c0) * 1000, ms)
         if "seed" in outputs:
             for name, out in outputs.items():
                 identical[name] = identical[name] and np.array_equal(out, outputs["seed"])
@@ -179,8 +201,7 @@ def measure(size: tuple[int, int], names: list[str], frames: int, warmup: int, s
             rss_half = rss_mb()
     rss_end = rss_mb()
     resolution = f"{size[0]}x{size[1]}"
-    seed_wall = median(wall["seed"]) if wall.get("seed") else None
-    seed_cpu = median(cpu["seed"]) if cpu.get("seed") else None
+    seed_wall, seed_cpu = (samples["seed"].wall_ms, samples["seed"].cpu_ms) if "seed" in samples else (None, None)
     rows = []
     for name in names:
         row = {"resolution": resolution, "config": name}
@@ -189,11 +210,11 @@ def measure(size: tuple[int, int], names: list[str], frames: int, warmup: int, s
                 ("wall_ms", "cpu_ms", "seed_wall_ms", "seed_cpu_ms", "speedup_wall", "speedup_cpu")),
                 "peak_rss_mb": round(peak_rss_mb(), 1)})
             continue
-        w_ms, c_ms = median(wall[name]), median(cpu[name])
+        w_ms, c_ms = samples[name].wall_ms, samples[name].cpu_ms
         row.update(wall_ms=_r(w_ms), cpu_ms=_r(c_ms), seed_wall_ms=_r(seed_wall), seed_cpu_ms=_r(seed_cpu),
                    speedup_wall=_r(seed_wall / w_ms if seed_wall else None),
                    speedup_cpu=_r(seed_cpu / c_ms if seed_cpu else None),
-                   stage_ms={s: _r(median(v)) for s, v in stage[name].items()},
+                   stage_ms=samples[name].stage_ms(),
                    frames=frames, warmup=warmup, peak_rss_mb=round(peak_rss_mb(), 1),
                    rss_growth_mb=round(rss_end - rss_start, 1),
                    rss_growth_second_half_mb=round(rss_end - rss_half, 1))
@@ -321,7 +342,8 @@ def cmd_bench(args) -> int:
     sizes = [parse_resolution(r) for r in (args.resolution or ([] if args.input else DEFAULT_RESOLUTIONS))] or [None]
     if not args.json:
         print(f"bgblur bench: {args.frames} frames after {args.warmup} warm-up, medians; "
-              f"x = speedup over the seed in the same interleaved run; {os.cpu_count()} CPUs")
+              f"x = speedup over the seed in the same interleaved run; {os.cpu_count()} CPUs, "
+              f"{cv2.getNumThreads()} OpenCV threads")
     rows = []
     with tempfile.TemporaryDirectory(prefix="bgblur-bench-") as workdir:
         for size in sizes:

@@ -101,11 +101,11 @@ SCHEMA: tuple[Setting, ...] = (
     _s("plate_path", str, "", "plate engine: where the learned background is saved (empty: the user cache).", "engine"),
     # refinement
     _s("refine", str, "auto", "Mask refinement: auto (on for neural and plate, off for hsv so it stays seed-exact), on or off.", "refine", choices=("auto", "on", "off")),
-    _s("mask_threshold", float, 0.5, "Person probability that counts as person.", "refine", min=0.0, max=1.0),
+    _s("mask_threshold", float, 0.6, "Person probability that counts as person (0.6 offsets the outward feather).", "refine", min=0.0, max=1.0),
     _s("soft_mask", bool, True, "Keep a soft alpha around the threshold instead of a hard cut.", "refine"),
-    _s("temporal", float, 0.6, "Temporal smoothing of still regions (0 off); moving edges follow at once.", "refine", min=0.0, max=0.95),
+    _s("temporal", float, 0.8, "Temporal smoothing (0 off): the previous mask follows the motion and is averaged in where it fits; a moving edge is never more than a frame behind.", "refine", min=0.0, max=0.95),
     _s("min_region", float, 0.5, "Remove islands and fill holes smaller than this share of the frame.", "refine", unit="%", min=0.0, max=10.0),
-    _s("feather", int, 6, "Edge fade into the background, at output resolution.", "refine", unit="px", min=0, max=100),
+    _s("feather", int, 5, "Edge fade outward into the background, at output resolution.", "refine", unit="px", min=0, max=100),
     _s("edge_refine", bool, True, "Snap mask edges to the frame's own edges (guided filter).", "refine"),
     # effect
     _s("effect", str, "blur", "blur the background, privacy (blur everything), image or color replacement, or none.", "effect", choices=EFFECTS),

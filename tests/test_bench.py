@@ -15,6 +15,11 @@ def bench(*args, timeout=300):
     return subprocess.run([*BGBLUR, "bench", *args], capture_output=True, text=True, timeout=timeout)
 
 
+def measured(rows):
+    """Rows of configurations that ran (a missing one fails the first test, not every test)."""
+    return [row for row in rows if "error" not in row]
+
+
 @pytest.fixture(scope="module")
 def rows():
     r = bench("--frames", "3", "--resolution", "320x240", "--json", "--latency-frames", "5")
@@ -38,7 +43,7 @@ def test_every_configuration_is_measured_with_the_required_keys(rows):
 def test_ratios_are_against_the_seed_of_the_same_run(rows):
     seed = rows[0]
     assert seed["speedup_wall"] == seed["speedup_cpu"] == 1.0
-    for row in rows:
+    for row in measured(rows):
         assert row["seed_wall_ms"] == seed["wall_ms"] and row["seed_cpu_ms"] == seed["cpu_ms"]
         assert row["speedup_wall"] == pytest.approx(seed["wall_ms"] / row["wall_ms"], rel=0.02, abs=0.01)
 
@@ -50,7 +55,7 @@ def test_hsv_exact_is_byte_identical_to_the_seed_and_the_others_are_not(rows):
 
 
 def test_live_latency_is_measured_for_each_engine_configuration(rows):
-    for row in rows[1:]:
+    for row in measured(rows[1:]):
         assert row["latency_ms"] > 0 and row["latency_p95_ms"] >= row["latency_ms"], row["config"]
         assert row["live_fps"] > 0
 

@@ -79,9 +79,9 @@ class SelfieModel:
 
     def normalise(self, frame: np.ndarray) -> np.ndarray:
         """The frame as a 1x3xHxW float32 RGB blob in 0..1, in a reused buffer."""
-        shrink(frame, self.size, dst=self._small)
-        for c in range(3):  # BGR -> planar RGB, scaled to 0..1
-            np.multiply(self._small[:, :, 2 - c], np.float32(1 / 255), out=self._blob[0, c])
+        shrink(frame, self.size, dst=self._small, final=cv2.INTER_LINEAR)
+        for c, plane in enumerate(reversed(cv2.split(self._small))):  # BGR -> planar RGB in 0..1
+            np.multiply(plane, np.float32(1 / 255), out=self._blob[0, c])
         return self._blob
 
     def run(self, blob: np.ndarray) -> np.ndarray:
@@ -93,7 +93,9 @@ class SelfieModel:
         layer, weights, bias = self._head
         features = self.net.forward(layer)  # 1 x C x h/2 x w/2
         c, fh, fw = features.shape[1:]
-        logits = weights @ features.reshape(c, fh * fw)  # each feature pixel -> its 2x2 output pixels
+        # each feature pixel -> its 2x2 output pixels; einsum, not matmul: BLAS threads would wake and
+        # spin on every frame, costing more CPU than this tiny product
+        logits = np.einsum("kc,cn->kn", weights, features.reshape(c, fh * fw), optimize=False)
         logits = logits.reshape(2, 2, fh, fw).transpose(2, 0, 3, 1).reshape(2 * fh, 2 * fw)
         logits += bias
         np.clip(logits, -30, 30, out=logits)

@@ -1,0 +1,190 @@
+"""Mask refinement: temporal smoothing on real video, moving edges, feathering, islands, edges, state."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from bgblur_core.chain import Stages
+from bgblur_core.evaluate import flicker, iou
+from bgblur_core.refine import make_refiner, remove_small_regions
+from bgblur_core.settings import SettingsError, validate
+from _seg_helpers import lucia, raw_settings, real_models  # noqa: F401 (a fixture)
+
+W, H = 320, 240
+RNG = np.random.default_rng(7)
+BACKGROUND = cv2.GaussianBlur(RNG.integers(40, 150, (H, W, 3), dtype=np.uint8), (3, 3), 0)
+PERSON = cv2.GaussianBlur(RNG.integers(120, 250, (H, W, 3), dtype=np.uint8), (3, 3), 0)
+
+
+def scene(edge: int, visible: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """A frame with the person left of column `edge`, and a coarse probability mask of it."""
+    person = np.zeros((H, W), np.uint8)
+    person[:, :edge] = 255
+    frame = BACKGROUND.copy()
+    if visible:
+        cv2.copyTo(PERSON, person, frame)
+    return frame, cv2.resize(person, (W // 2, H // 2), interpolation=cv2.INTER_AREA)
+
+
+def edge_of(alpha: np.ndarray) -> float:
+    """Where the person (on the left) ends: the mean first column below 128 over the middle rows."""
+    rows = alpha[H // 4: 3 * H // 4]
+    return float(np.mean([np.argmax(r < 128) if (r < 128).any() else W for r in rows]))
+
+
+def refine_sequence(edges, settings, visible=True) -> list[float]:
+    refiner = make_refiner(settings)
+    return [edge_of(refiner(*scene(e, visible)[::-1])) for e in edges]
+
+
+@pytest.mark.parametrize("visible", [True, False], ids=["moving-person", "motion-unseen-in-the-frame"])
+@pytest.mark.parametrize("direction", [1, -1], ids=["edge-advances", "edge-recedes"])
+@pytest.mark.parametrize("temporal", [0.8, 0.95])
+def test_a_moving_edge_is_never_more_than_one_frame_behind(visible, direction, temporal):
+    start = 60 if direction > 0 else 260
+    edges = [start] * 5 + [start + direction * 9 * t for t in range(1, 20)] + [start + direction * 9 * 19] * 4
+    settings = validate(temporal=temporal)
+    slack = settings.feather + 3  # the outward feather and the soft edge move the 128 level a few px out
+    out = refine_sequence(edges, settings, visible)
+    for t in range(1, len(edges)):
+        lo, hi = sorted((edges[t - 1], edges[t]))
+        assert lo - 2 <= out[t] <= hi + slack, (t, edges[t - 1], edges[t], out[t])
+
+
+def test_temporal_smoothing_follows_a_moving_person_at_once():
+    """With the person visibly moving, the smoothed edge matches the unsmoothed one frame by frame."""
+    edges = [60 + 9 * t for t in range(20)]
+    smooth = refine_sequence(edges, validate(temporal=0.95))
+    plain = refine_sequence(edges, validate(temporal=0.0))
+    assert max(abs(a - b) for a, b in zip(smooth, plain)) <= 2
+
+
+def test_on_davis_lucia_smoothing_cuts_flicker_by_30_percent_and_iou_does_not_drop(real_models):
+    frames, gts = lucia()
+    raw_stages, stages = Stages(raw_settings()), Stages(validate())
+    raw = [raw_stages.alpha(f) for f in frames]
+    refined = [stages.alpha(f) for f in frames]
+    raw_flicker, refined_flicker = flicker(raw, gts), flicker(refined, gts)
+    raw_iou = np.mean([iou(a, g) for a, g in zip(raw, gts)])
+    refined_iou = np.mean([iou(a, g) for a, g in zip(refined, gts)])
+    print(f"davis_lucia: flicker raw {raw_flicker:.5f} -> refined {refined_flicker:.5f} "
+          f"({100 * (1 - refined_flicker / raw_flicker):.1f}% less); IoU raw {raw_iou:.4f} -> {refined_iou:.4f}")
+    assert refined_flicker <= 0.7 * raw_flicker
+    assert refined_iou >= raw_iou
+
+
+def test_smoothing_is_what_cuts_flicker_on_davis_lucia(real_models):
+    frames, gts = lucia()
+    on, off = Stages(validate()), Stages(validate(temporal=0.0))
+    assert flicker([on.alpha(f) for f in frames], gts) < 0.9 * flicker([off.alpha(f) for f in frames], gts)
+
+
+def square_mask(size=(W, H), box=(100, 80, 120, 100)) -> np.ndarray:
+    mask = np.zeros((size[1], size[0]), np.uint8)
+    x, y, w, h = box
+    mask[y:y + h, x:x + w] = 255
+    return mask
+
+
+def plain(**kw):
+    """Only the step under test: no smoothing, no guided filter, no feather, hard cut."""
+    return validate(**{"temporal": 0.0, "edge_refine": False, "feather": 0, "soft_mask": False, "min_region": 0.0, **kw})
+
+
+@pytest.mark.parametrize("scale", [1, 2])
+def test_feather_fades_outward_over_its_width_in_output_pixels(scale):
+    size = (W * scale, H * scale)
+    mask = square_mask(size, (100 * scale, 80 * scale, 120 * scale, 100 * scale))
+    frame = np.full((size[1], size[0], 3), 128, np.uint8)
+    alpha = make_refiner(plain(feather=10))(mask, frame)
+    assert alpha.shape == mask.shape and alpha.dtype == np.uint8
+    inner = cv2.erode(mask, np.ones((2 * scale + 1, 2 * scale + 1), np.uint8))
+    assert (alpha[inner == 255] == 255).all()  # the person is not faded...
+    assert alpha[mask == 255].min() >= 200  # ...bar the final upscale's anti-aliasing on the rim
+    unfeathered = make_refiner(plain(feather=0, soft_mask=True))(mask, frame)
+    assert (alpha >= unfeathered).all()  # feathering only adds alpha outside, never takes it away
+    row = alpha[(80 + 50) * scale]
+    right = (100 + 120) * scale  # first column outside the square
+    outside = row[right:right + 16].astype(int)
+    assert outside[0] > 160 and outside[3] > 20  # fades out...
+    assert (np.diff(outside) <= 0).all()  # ...monotonically...
+    assert outside[12:].max() == 0  # ...and is gone 10 px (plus the final upscale's px) out
+
+
+def test_soft_mask_off_and_no_feather_gives_a_hard_cut_at_the_threshold():
+    prob = np.zeros((H, W), np.uint8)
+    prob[:, :100] = round(0.55 * 255)
+    frame = np.full((H, W, 3), 128, np.uint8)
+    alpha = make_refiner(plain(mask_threshold=0.5))(prob, frame)
+    assert set(np.unique(alpha)) == {0, 255} and alpha[:, :98].min() == 255
+    assert make_refiner(plain(mask_threshold=0.6))(prob, frame).max() == 0
+    soft = make_refiner(plain(soft_mask=True, mask_threshold=0.5))(prob, frame)
+    assert 128 <= soft[0, 50] < 255  # a soft alpha close to the threshold
+
+
+def test_small_islands_go_and_small_holes_fill_but_big_ones_and_border_gaps_stay():
+    alpha = np.zeros((100, 100), np.uint8)
+    alpha[20:80, 20:80] = 255  # the person
+    alpha[40:43, 40:43] = 0  # a small hole
+    alpha[30:60, 60:75] = 0  # a big hole
+    alpha[5:8, 90:93] = 255  # a small island
+    alpha[90:100, 0:3] = 0  # (background anyway)
+    alpha[85:100, 40:42] = 255  # a small island touching the border: still an island
+    out = remove_small_regions(alpha.copy(), 0.005)  # 50 px
+    assert out[41, 41] == 255 and out[45, 65] == 0
+    assert out[6, 91] == 0 and out[90, 41] == 0
+    gap = np.full((100, 100), 255, np.uint8)
+    gap[95:100, 48:52] = 0  # a small background gap at the border, e.g. between arm and body
+    assert remove_small_regions(gap.copy(), 0.005)[97, 50] == 0
+
+
+def test_min_region_through_the_refiner():
+    mask = square_mask()
+    mask[10:14, 10:14] = 255  # 16 px island of 76800: 0.02%
+    frame = np.full((H, W, 3), 100, np.uint8)
+    assert make_refiner(plain(min_region=0.5))(mask, frame)[12, 12] == 0
+    assert make_refiner(plain(min_region=0.0))(mask, frame)[12, 12] == 255
+
+
+@pytest.mark.parametrize("offset", [2, 3])
+def test_edge_refinement_snaps_a_coarse_mask_onto_the_frame_edge(offset):
+    frame = BACKGROUND.copy()
+    frame[:, :150] = (30, 160, 220)  # the person: a flat, clearly different colour, edge at x = 150
+    mask = np.zeros((H, W), np.uint8)
+    mask[:, :150 + offset] = 255  # the model's edge, a few px off, and coarse
+    mask = cv2.resize(cv2.resize(mask, (W // 4, H // 4), interpolation=cv2.INTER_AREA), (W, H))
+    snapped = edge_of(make_refiner(plain(edge_refine=True, soft_mask=True))(mask, frame))
+    unsnapped = edge_of(make_refiner(plain(soft_mask=True))(mask, frame))
+    assert abs(snapped - 150) <= 1.5
+    assert abs(snapped - 150) < abs(unsnapped - 150) - 0.5
+
+
+def test_reset_forgets_and_adopt_carries_the_temporal_state():
+    frames = [scene(60 + 2 * t) for t in range(6)]
+    a = make_refiner(validate())
+    for frame, mask in frames[:5]:
+        a(mask, frame)
+    b = make_refiner(validate(feather=5))
+    b.adopt(a)
+    fresh = make_refiner(validate())
+    frame, mask = frames[5]
+    carried = b(mask, frame)
+    assert np.array_equal(carried, a(mask, frame))
+    a.reset()
+    assert np.array_equal(a(mask, frame), fresh(mask, frame))
+
+
+def test_alpha_is_frame_sized_for_any_mask_size():
+    frame = np.zeros((180, 320, 3), np.uint8)
+    refiner = make_refiner(validate())
+    for shape in [(256, 256), (144, 256), (180, 320), (720, 1280)]:
+        alpha = refiner(np.zeros(shape, np.uint8), frame)
+        assert alpha.shape == (180, 320) and alpha.dtype == np.uint8
+
+
+@pytest.mark.parametrize("change", [{"temporal": 1.5}, {"feather": -1}, {"mask_threshold": 2}, {"min_region": 50}])
+def test_refinement_settings_out_of_range_are_one_line_errors(change):
+    with pytest.raises(SettingsError) as e:
+        validate().replace(change)
+    assert "\n" not in str(e.value) and next(iter(change)) in str(e.value)
