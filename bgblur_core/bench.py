@@ -224,23 +224,6 @@ def measure(size: tuple[int, int], names: list[str], frames: int, warmup: int, s
     return rows
 
 
-class _LatencyStats:
-    """Wraps the pipeline's Stats and keeps every frame's capture-to-output latency."""
-
-    def __init__(self, stats):
-        self._stats = stats
-        self.latencies: list[float] = []
-        self.cpu_marks: list[float] = []
-
-    def add(self, stage_ms, latency_s) -> None:
-        self.latencies.append(latency_s * 1000)
-        self.cpu_marks.append(time.process_time())
-        self._stats.add(stage_ms, latency_s)
-
-    def __getattr__(self, name):
-        return getattr(self._stats, name)
-
-
 class SyntheticCapture:
     """A cv2.VideoCapture stand-in: the synthetic scene, delivered at `fps` like a real camera."""
 
@@ -276,15 +259,23 @@ def measure_latency(name: str, size: tuple[int, int], frames: int, workdir: str)
         return Camera(0, s.width, s.height, s.fps, False, capture_factory=lambda _: SyntheticCapture(size, s.fps))
 
     pipeline = Pipeline(settings, open_source, open_sinks)
-    pipeline.stats = stats = _LatencyStats(pipeline.stats)
+    latencies, cpu_marks = [], []
+    add = pipeline.stats.add
+
+    def record(stage_ms, latency_s):  # every frame's capture-to-output latency, as the pipeline sees it
+        latencies.append(latency_s * 1000)
+        cpu_marks.append(time.process_time())
+        add(stage_ms, latency_s)
+
+    pipeline.stats.add = record
     warmup = 10
     t0 = time.monotonic()
     pipeline.run(warmup + frames)
     elapsed = time.monotonic() - t0
-    lat = stats.latencies[warmup:]
-    cpu = (stats.cpu_marks[-1] - stats.cpu_marks[warmup - 1]) * 1000 / max(len(lat), 1)
+    lat = latencies[warmup:]
+    cpu = (cpu_marks[-1] - cpu_marks[warmup - 1]) * 1000 / max(len(lat), 1)
     return {"latency_ms": _r(median(lat)), "latency_p95_ms": _r(float(np.percentile(lat, 95))),
-            "live_fps": _r(len(stats.latencies) / elapsed), "live_cpu_ms": _r(cpu),
+            "live_fps": _r(len(latencies) / elapsed), "live_cpu_ms": _r(cpu),
             "live_dropped": pipeline.source.dropped}
 
 
@@ -332,9 +323,7 @@ def print_summary(rows: list[dict]) -> None:
 
 
 def cmd_bench(args) -> int:
-    names = args.configs or list(CONFIGS)
-    if "seed" not in names:
-        names = ["seed", *names]  # ratios need the reference in the same run
+    names = list(dict.fromkeys(["seed", *(args.configs or CONFIGS)]))  # ratios need the seed in the same run
     if args.frames < 1 or args.warmup < 0 or args.latency_frames < 0:
         raise SettingsError("--frames must be >= 1, --warmup and --latency-frames >= 0")
     if args.input is not None and not os.path.exists(args.input):

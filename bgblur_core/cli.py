@@ -30,7 +30,7 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
         for s in items:
             if s.secret:
                 continue
-            help_text = f"{s.help} [{s.allowed()}; default {json.dumps(s.default)}{' ' + s.unit if s.unit else ''}]"
+            help_text = f"{s.help} [{s.allowed()}; default {json.dumps(s.default)}{' ' + s.unit if s.unit else ''}]".replace("%", "%%")
             if s.type is bool:
                 g.add_argument(s.flag, dest=s.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
             else:

@@ -78,7 +78,8 @@ def mask_sequence(stages, src: str, dst: str) -> None:
     """A video or image-sequence pattern as one live sequence; 00000_mask.png, ... in `dst`."""
     if "%" not in src and not os.path.isfile(src):
         raise StageError(f"--input: {src} does not exist; give an image, a folder, a video or a pattern like frames/%05d.jpg")
-    cap = cv2.VideoCapture(src)
+    # a pattern is read with OpenCV's own image reader: the same pixels as `--input IMAGE` gives
+    cap = cv2.VideoCapture(src, cv2.CAP_IMAGES) if "%" in src else cv2.VideoCapture(src)
     try:
         ok, frame = cap.read() if cap.isOpened() else (False, None)
         if not ok:

@@ -1,7 +1,7 @@
 """Mask refinement, shared by all engines: mask (any resolution) + frame -> alpha at frame size.
 
-Everything runs at a reduced work resolution (long side at most WORK_MAX_SIDE) and is scaled
-to the frame once, at the end:
+Everything runs at a reduced work resolution (long side at most WORK_MAX_SIDE, about the
+models' own) and is scaled to the frame once, at the end:
   1. temporal smoothing of the probability, motion-compensated (it follows the optical flow);
   2. threshold, or a soft ramp around it;
   3. removal of small islands and holes;
@@ -15,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-WORK_MAX_SIDE = 480  # the work resolution: the frame halved until its long side is at most this
+WORK_MAX_SIDE = 320  # the work resolution: the frame scaled down to this long side (about the model's)
 SOFT_RAMP = 0.3  # soft mask: alpha ramps from 0 to 255 over this probability span around the threshold
 # Temporal smoothing: the previous probability follows the optical flow, then keeps `temporal` weight
 RESIDUAL_LEVELS = (24.0, 64.0)  # grey error of the flow warp (3x3 mean): reliable below, not at all above
@@ -55,10 +55,9 @@ def shrink(img: np.ndarray, size: tuple[int, int], dst: np.ndarray | None = None
 
 
 def work_size(width: int, height: int) -> tuple[int, int]:
-    """The frame halved until its long side is at most WORK_MAX_SIDE."""
-    while max(width, height) > WORK_MAX_SIDE:
-        width, height = (width + 1) // 2, (height + 1) // 2
-    return width, height
+    """The frame scaled down so that its long side is at most WORK_MAX_SIDE."""
+    scale = min(1.0, WORK_MAX_SIDE / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def rise_lut(lo: float, hi: float, top: float = 1.0) -> np.ndarray:

@@ -123,3 +123,10 @@ def test_cli_rejects_invalid_settings_in_one_line(argv, needle):
 def test_cli_rejects_unknown_flag():
     r = subprocess.run([sys.executable, "-m", "bgblur_core", "run", "--colour", "red"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "unrecognized arguments: --colour" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "demo", "settings", "mask", "learn", "models", "bench", "eval", "obs-source"])
+def test_every_subcommand_has_working_help(command):
+    with pytest.raises(SystemExit) as e:
+        build_parser().parse_args([command, "--help"])
+    assert e.value.code == 0

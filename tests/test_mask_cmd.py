@@ -1,0 +1,96 @@
+"""`bgblur mask`: one image, a folder (each image on its own), a video or a pattern (one live sequence)."""
+from __future__ import annotations
+
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from bgblur_core.chain import Stages
+from bgblur_core.settings import validate
+from _seg_helpers import DEV, LUCIA, bgblur, real_models  # noqa: F401 (a fixture)
+
+PHOTOS = ["vs_062", "vs_084", "vs_189"]
+
+
+def read(path) -> np.ndarray:
+    mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert mask is not None, f"{path} was not written"
+    return mask
+
+
+def test_one_image_gives_the_compositors_alpha(real_models, tmp_path):
+    photo = DEV / "vs_084.jpg"
+    out = tmp_path / "mask.png"
+    r = bgblur("mask", "--input", photo, "--output", out)
+    assert r.returncode == 0, r.stderr
+    mask, image = read(out), cv2.imread(str(photo))
+    assert mask.dtype == np.uint8 and mask.shape == image.shape[:2]
+    assert np.array_equal(mask, Stages(validate()).alpha(image))
+
+
+def test_settings_flags_apply(real_models, tmp_path):
+    photo = DEV / "vs_062.jpg"
+    out = tmp_path / "hard.png"
+    r = bgblur("mask", "--input", photo, "--output", out, "--engine", "hsv", "--refine", "off")
+    assert r.returncode == 0, r.stderr
+    mask = read(out)
+    assert set(np.unique(mask)) <= {0, 255} and mask.shape == cv2.imread(str(photo)).shape[:2]
+    r = bgblur("mask", "--input", photo, "--output", out, "--engine", "selfie-landscape", "--feather", "0")
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(read(out), Stages(validate(engine="selfie-landscape", feather=0)).alpha(cv2.imread(str(photo))))
+
+
+def test_a_folder_gives_name_mask_png_for_each_image_each_on_its_own(real_models, tmp_path):
+    src = tmp_path / "photos"
+    src.mkdir()
+    for name in PHOTOS:  # a working copy outside the project, in the test's temporary folder
+        shutil.copy(DEV / f"{name}.jpg", src)
+        shutil.copy(DEV / f"{name}_mask.png", src)  # ground truth beside them is not an input
+    out = tmp_path / "masks"
+    r = bgblur("mask", "--input", src, "--output", out)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == [f"{n}_mask.png" for n in PHOTOS]
+    for name in PHOTOS:  # no state carried from one photo to the next
+        image = cv2.imread(str(src / f"{name}.jpg"))
+        assert np.array_equal(read(out / f"{name}_mask.png"), Stages(validate()).alpha(image))
+
+
+def test_a_pattern_is_one_live_sequence_with_temporal_smoothing_carried(real_models, tmp_path):
+    out = tmp_path / "seq"
+    r = bgblur("mask", "--input", LUCIA / "%05d.jpg", "--output", out)
+    assert r.returncode == 0, r.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [f"{i:05d}_mask.png" for i in range(70)]
+    stages = Stages(validate())  # the same frames through one pipeline, in order
+    frames = [cv2.imread(str(LUCIA / f"{i:05d}.jpg")) for i in range(8)]
+    live = [stages.alpha(f) for f in frames]
+    for i, alpha in enumerate(live):
+        assert np.array_equal(read(out / f"{i:05d}_mask.png"), alpha), i
+    assert not np.array_equal(live[7], Stages(validate()).alpha(frames[7]))  # the state did carry over
+
+
+def test_a_video_file_gives_one_mask_per_frame_in_order(real_models, tmp_path):
+    video = tmp_path / "clip.avi"
+    frames = [cv2.imread(str(LUCIA / f"{i:05d}.jpg")) for i in range(6)]
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 25, (w, h))
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    out = tmp_path / "vid"
+    r = bgblur("mask", "--input", video, "--output", out, "--engine", "selfie-landscape")
+    assert r.returncode == 0, r.stderr
+    masks = [read(out / f"{i:05d}_mask.png") for i in range(6)]
+    assert len(list(out.iterdir())) == 6 and all(m.shape == (h, w) for m in masks)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--input", "/nonexistent/photo.jpg", "--output", "x.png"], "does not exist"),
+    (["--input", "/nonexistent/clip.mp4", "--output", "out"], "does not exist"),
+    (["--output", "x.png"], "--input"),
+])
+def test_bad_input_is_a_one_line_error(tmp_path, args, words):
+    r = bgblur("mask", *args, cwd=tmp_path)
+    assert r.returncode == 2 and words in r.stderr and r.stderr.count("\n") == 1
