@@ -19,9 +19,9 @@ def refinement_active(settings: Settings) -> bool:
 class Stages:
     """The per-frame stages built from one Settings; rebuilt as a whole on change."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, segmenter=None):
         self.settings = settings
-        self.segmenter = make_segmenter(settings)
+        self.segmenter = segmenter or make_segmenter(settings)
         self.refiner = make_refiner(settings) if refinement_active(settings) else None
         self.compositor = Compositor(settings, hard=self.refiner is None)
 

@@ -100,11 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_settings)
 
     for name in SUBCOMMAND_MODULES:
-        try:  # DEV-ONLY: remove before landing
-            importlib.import_module(name).register(sub)
-        except ModuleNotFoundError as e:
-            if e.name != name:
-                raise
+        importlib.import_module(name).register(sub)
     return parser
 
 

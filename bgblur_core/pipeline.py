@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 
 from .chain import Stages, lap
+from .segment import make_segmenter
 from .control.messages import Control
 from .log import log
 from .settings import BY_NAME, ENGINES, Settings, SettingsError, next_engine
@@ -48,13 +49,16 @@ class Pipeline:
 
     # -- settings and commands --------------------------------------------------------
     def _build_with_fallback(self, settings: Settings) -> Stages:
+        """At start, a neural or plate engine that cannot be built falls back to hsv, saying so."""
         try:
-            return Stages(settings)
+            segmenter = make_segmenter(settings)
         except StageError as e:
             if settings.engine == "hsv":
                 raise
             self.error(f"{e}; falling back to the hsv engine")
-            return Stages(settings.replace({"engine": "hsv"}))
+            settings = settings.replace({"engine": "hsv"})
+            segmenter = make_segmenter(settings)
+        return Stages(settings, segmenter)
 
     def submit(self, control: Control) -> None:
         """Thread-safe: queue a validated change or command for the pipeline's thread."""
@@ -110,8 +114,12 @@ class Pipeline:
             else:
                 self._privacy_restore = s.effect
                 self.apply({"effect": "privacy", "enabled": True})
-        elif name == "cycle_engine":
-            self.apply({"engine": next_engine(s.engine, ENGINES)})
+        elif name == "cycle_engine":  # skipping engines that cannot run here (no model, no plate)
+            engine = s.engine
+            for _ in ENGINES[1:]:
+                engine = next_engine(engine, ENGINES)
+                if self.apply({"engine": engine}):
+                    break
         elif name == "learn_background":
             self._learning = []
             log("learning the background: step out of the picture for a second")

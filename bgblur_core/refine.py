@@ -23,6 +23,8 @@ GUIDE_RADIUS = 0.012  # guided filter radius, as a share of the work image's dia
 GUIDE_EPS = 0.02 ** 2  # guided filter regulariser (colour levels in 0..1, squared)
 GUIDE_CLAMP = (0.15, 0.85)  # guided filter output below the first is background, above the second person
 SUM3 = np.ones((1, 3), np.float32)
+# Feather profile over 0..255 steps of its width: quadratic, the half level close to the edge.
+FEATHER_LUT = np.round(255 * (1 - np.arange(256) / 255) ** 2).astype(np.uint8)
 
 
 class Buffers:
@@ -38,10 +40,8 @@ class Buffers:
         return a
 
 
-def shrink(img: np.ndarray, size: tuple[int, int], dst: np.ndarray | None = None,
-           final: int = cv2.INTER_AREA) -> np.ndarray:
-    """Downscale to size=(w, h): halve by area averaging (OpenCV's fast 2x path) while the image
-    is at least twice the size, then `final` interpolation for the rest."""
+def shrink(img: np.ndarray, size: tuple[int, int], dst: np.ndarray | None = None) -> np.ndarray:
+    """Downscale to size=(w, h) by area averaging, halving first (OpenCV's fast 2x path)."""
     w, h = size
     while img.shape[1] >= 2 * w and img.shape[0] >= 2 * h:
         img = cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2), interpolation=cv2.INTER_AREA)
@@ -50,7 +50,7 @@ def shrink(img: np.ndarray, size: tuple[int, int], dst: np.ndarray | None = None
             return img
         np.copyto(dst, img)
         return dst
-    interp = final if img.shape[1] > w else cv2.INTER_LINEAR
+    interp = cv2.INTER_AREA if img.shape[1] > w else cv2.INTER_LINEAR
     return cv2.resize(img, (w, h), dst=dst, interpolation=interp)
 
 
@@ -231,7 +231,7 @@ class MaskRefiner:
     def __call__(self, mask: np.ndarray, frame: np.ndarray) -> np.ndarray:
         height, width = frame.shape[:2]
         size = work_size(width, height)
-        small = shrink(frame, size)
+        small = cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)  # sampled, as the models see it
         if mask.shape[1] >= size[0] and mask.shape[0] >= size[1]:
             prob = shrink(mask, size)
         else:
@@ -257,9 +257,6 @@ class MaskRefiner:
         steps = cv2.convertScaleAbs(dist, alpha=255 / width)  # 0 at the edge, 255 from `width` out
         return cv2.max(alpha, cv2.LUT(steps, FEATHER_LUT), dst=alpha)
 
-
-# Feather profile over 0..255 steps of the width: quadratic, the half level close to the edge.
-FEATHER_LUT = np.round(255 * (1 - np.arange(256) / 255) ** 2).astype(np.uint8)
 
 
 def remove_small_regions(alpha: np.ndarray, share: float) -> np.ndarray:

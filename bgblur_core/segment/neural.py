@@ -14,7 +14,6 @@ import numpy as np
 
 from .. import models
 from ..stages import StageError
-from ..refine import shrink
 
 
 def load_net(path: str) -> cv2.dnn.Net:
@@ -79,7 +78,8 @@ class SelfieModel:
 
     def normalise(self, frame: np.ndarray) -> np.ndarray:
         """The frame as a 1x3xHxW float32 RGB blob in 0..1, in a reused buffer."""
-        shrink(frame, self.size, dst=self._small, final=cv2.INTER_LINEAR)
+        # bilinear sampling, as MediaPipe's own image-to-tensor step does
+        cv2.resize(frame, self.size, dst=self._small, interpolation=cv2.INTER_LINEAR)
         for c, plane in enumerate(reversed(cv2.split(self._small))):  # BGR -> planar RGB in 0..1
             np.multiply(plane, np.float32(1 / 255), out=self._blob[0, c])
         return self._blob
