@@ -106,10 +106,12 @@ def _on_stop(props, prop):
     return True
 
 
-def _on_learn(props, prop):
-    if not core.command("learn_background"):
-        print("learn background: the core is not running")
-    return True
+def _command_button(command):
+    def pressed(props, prop):
+        if not core.command(command):
+            print(f"{command}: the core is not running")
+        return True
+    return pressed
 
 
 def _on_fetch(props, prop):
@@ -179,7 +181,9 @@ def script_properties():
     obs.obs_properties_add_text(props, "status", "Status", obs.OBS_TEXT_INFO)
     _button(props, "start", "Start / restart core", _on_start, "Start the processing core (restart it if running)")
     _button(props, "stop", "Stop core", _on_stop, "Stop the processing core")
-    _button(props, "learn_background", "Learn background", _on_learn,
+    _button(props, "create_source", "Add the bgblur source to this scene", _command_button("create_source"),
+            "Make sure the current scene shows the core's output (needs obs-websocket enabled)")
+    _button(props, "learn_background", "Learn background", _command_button("learn_background"),
             "Step out of the picture: the plate engine learns the empty background")
     _button(props, "fetch_models", "Fetch models", _on_fetch, "Download the neural engines' models (once)")
     _button(props, "refresh", "Refresh status", _on_refresh, "Show the latest status line")

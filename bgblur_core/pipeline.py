@@ -123,6 +123,8 @@ class Pipeline:
         elif name == "learn_background":
             self._learning = []
             log("learning the background: step out of the picture for a second")
+        else:  # for the adapters (create_source: the obs-websocket one)
+            self._emit({"command": name})
 
     def _drain_controls(self) -> None:
         while True:

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping
 
 ENGINES = ("selfie", "selfie-landscape", "hsv", "plate")
 EFFECTS = ("blur", "privacy", "image", "color", "none")
-COMMANDS = ("toggle", "privacy", "cycle_engine", "learn_background")
+COMMANDS = ("toggle", "privacy", "cycle_engine", "learn_background", "create_source")
 PASSWORD_ENV = "BGBLUR_OBS_PASSWORD"  # the websocket password reaches the core here, never on argv
 
 

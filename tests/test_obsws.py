@@ -195,6 +195,18 @@ def test_reconnects_after_obs_restart_without_duplicating_the_source(obs):
 
 
 @pytest.mark.obs
+def test_create_source_command_makes_the_source_when_automatic_creation_is_off(obs):
+    with core(obs, obs_create_source=False) as (pipeline, control, errors):
+        assert control.connected.wait(15), errors
+        client = obs.client()
+        frames_flow(pipeline)
+        assert bgblur_inputs(client) == []
+        send(client, {"bgblur": {"command": "create_source"}})
+        wait_for(lambda: bgblur_inputs(client), 10, what="the bgblur input after create_source")
+        assert control.source_result.startswith("created") and len(bgblur_inputs(client)) == 1
+
+
+@pytest.mark.obs
 def test_ffmpeg_source_in_obs_shows_the_stream(obs):
     with core(obs) as (pipeline, control, errors):
         assert control.connected.wait(15), errors

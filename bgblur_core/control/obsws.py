@@ -194,6 +194,7 @@ class ObsControl:
         self._conn_id = 0
         self._target: tuple | None = None
         self._sourced_for: tuple | None = None
+        self._source_requested = False  # the create_source command: make the source even when obs_create_source is off
         self._presets = ScenePresets()
         self._attempt = 0
         self._next_attempt = 0.0
@@ -223,7 +224,9 @@ class ObsControl:
     def _on_pipeline_event(self, event: dict) -> None:
         """A pipeline listener (pipeline thread, or whoever reported an error)."""
         with self._status_lock:
-            if "status" in event:
+            if event.get("command") == "create_source":
+                self._source_requested = True
+            elif "status" in event:
                 self._status, self._status_new = dict(event["status"]), True
             elif "error" in event and self._status is not None:
                 self._status = {**self._status, "last_error": event["error"]}
@@ -313,10 +316,11 @@ class ObsControl:
 
     def _ensure_source(self, settings: Settings) -> None:
         key = (settings.obs_create_source, settings.output, settings.vcam_device)
-        if key == self._sourced_for:
+        requested, self._source_requested = self._source_requested, False
+        if key == self._sourced_for and not requested:
             return
         self._sourced_for = key
-        if not settings.obs_create_source:
+        if not (settings.obs_create_source or requested):
             return
         device = next((getattr(s.cam, "device", "") for s in self.pipeline.sinks if getattr(s, "cam", None)), "")
         try:
