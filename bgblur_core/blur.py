@@ -1,8 +1,47 @@
-"""Background blurs: the seed-exact Gaussian and a fast, visually equivalent one."""
+"""Background blurs: the seed-exact Gaussian and a fast, visually equivalent one.
+
+`Pyramid` holds one frame's successive 2x area-averaged halvings, made once per frame on demand
+and shared by the model input, the refiner's guide and the fast blur (not three downscales).
+"""
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+
+class Pyramid:
+    """A frame and its halvings by INTER_AREA (OpenCV's fast 2x2 average), each made once, when first asked for."""
+
+    def __init__(self, frame: np.ndarray):
+        self.levels = [frame]
+
+    @property
+    def frame(self) -> np.ndarray:
+        return self.levels[0]
+
+    def level(self, k: int) -> np.ndarray:
+        """The frame halved k times (sides w // 2**k, h // 2**k, at least 1)."""
+        while len(self.levels) <= k:
+            img = self.levels[-1]
+            h, w = img.shape[:2]
+            self.levels.append(cv2.resize(img, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA))
+        return self.levels[k]
+
+    def at_least(self, size: tuple[int, int]) -> np.ndarray:
+        """The smallest level with both sides at least size = (w, h) (the frame itself at worst)."""
+        w, h = size
+        k, img = 0, self.levels[0]
+        while img.shape[1] // 2 >= w and img.shape[0] // 2 >= h:
+            k += 1
+            img = self.level(k)
+        return img
+
+    def resized(self, size: tuple[int, int], interpolation=cv2.INTER_AREA, dst: np.ndarray | None = None) -> np.ndarray:
+        """The frame at size = (w, h), made from the smallest level at least that big."""
+        img = self.at_least(size)
+        if (img.shape[1], img.shape[0]) == tuple(size) and dst is None:
+            return img
+        return cv2.resize(img, size, dst=dst, interpolation=interpolation)
 
 
 def gaussian_sigma(ksize: int, sigma: float) -> float:
@@ -10,33 +49,34 @@ def gaussian_sigma(ksize: int, sigma: float) -> float:
     return sigma if sigma > 0 else 0.3 * ((ksize - 1) * 0.5 - 1) + 0.8
 
 
-def blur_exact(frame: np.ndarray, ksize: int, sigma: float) -> np.ndarray:
-    return cv2.GaussianBlur(frame, (ksize, ksize), sigma)
+def blur_exact(frame: np.ndarray, ksize: int, sigma: float, pyramid: Pyramid | None = None,
+               dst: np.ndarray | None = None) -> np.ndarray:
+    return cv2.GaussianBlur(frame, (ksize, ksize), sigma, dst=dst)
 
 
-def blur_fast(frame: np.ndarray, ksize: int, sigma: float) -> np.ndarray:
+def blur_fast(frame: np.ndarray, ksize: int, sigma: float, pyramid: Pyramid | None = None,
+              dst: np.ndarray | None = None) -> np.ndarray:
     """A visually equivalent Gaussian blur (PSNR about 50 dB against the exact one at the default
     strength): blur at 1/2, 1/4 or 1/8 resolution, then scale back up.
 
     The factor is the largest power of two not above sigma. Halving with INTER_AREA is OpenCV's
     fast 2x2 average; the averaging and the bilinear upscale already blur by a variance of
-    factor^2 / 4 full-resolution px^2, so the small Gaussian only adds the rest.
+    factor^2 / 4 full-resolution px^2, so the small Gaussian only adds the rest. `pyramid`:
+    the frame's halvings, when another stage has made them already.
     """
     s = gaussian_sigma(ksize, sigma)
-    factor = 1
+    factor, k = 1, 0
     while factor * 2 <= s:
         factor *= 2
+        k += 1
     if factor == 1:
-        return cv2.GaussianBlur(frame, (ksize, ksize), sigma)
+        return cv2.GaussianBlur(frame, (ksize, ksize), sigma, dst=dst)
     h, w = frame.shape[:2]
-    small, f = frame, 1
-    while f < factor:
-        f *= 2
-        small = cv2.resize(small, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    small = (pyramid or Pyramid(frame)).level(k)
     s_small = max(0.5, ((s / factor) ** 2 - 0.25) ** 0.5)
     k_small = 2 * int(3 * s_small + 0.5) + 1
     small = cv2.GaussianBlur(small, (k_small, k_small), s_small)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(small, (w, h), dst=dst, interpolation=cv2.INTER_LINEAR)
 
 
 BLURS = {"exact": blur_exact, "fast": blur_fast}

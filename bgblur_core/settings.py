@@ -91,6 +91,7 @@ SCHEMA: tuple[Setting, ...] = (
     _s("enabled", bool, True, "Apply the effect; off passes the camera through untouched.", "engine", label="Enabled"),
     _s("engine", str, "selfie", "Person segmenter: selfie and selfie-landscape (neural), hsv (seed method), plate (learned clean background).", "engine", choices=ENGINES),
     _s("model_path", str, "", "A .tflite person-segmentation model of your own (empty: the engine's built-in model).", "engine"),
+    _s("threads", int, 1, "OpenCV worker threads for the per-frame work (0: one per CPU core). 1 uses the least CPU per frame.", "engine", min=0, max=64),
     _s("hsv_h_min", int, 0, "hsv engine: lowest hue counted as foreground.", "engine", min=0, max=180, label="HSV hue min"),
     _s("hsv_h_max", int, 180, "hsv engine: highest hue counted as foreground.", "engine", min=0, max=180, label="HSV hue max"),
     _s("hsv_s_min", int, 75, "hsv engine: lowest saturation counted as foreground.", "engine", min=0, max=255, label="HSV saturation min"),

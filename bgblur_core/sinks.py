@@ -13,7 +13,7 @@ import sys
 import cv2
 import numpy as np
 
-from .stages import StageError
+from .stages import Closeable, StageError
 
 LIVE = ("virtualcam", "obs-stream", "preview")
 VIDEO_FOURCC = {".mp4": "mp4v", ".avi": "MJPG"}
@@ -30,7 +30,7 @@ def is_live(output: str) -> bool:
     return any(p.split(":")[0] in LIVE for p in output_parts(output))
 
 
-class BaseSink:
+class BaseSink(Closeable):
     name = "sink"
     stop_requested = False
 
@@ -48,15 +48,6 @@ class BaseSink:
 
     def send(self, frame: np.ndarray) -> None:
         self.check(frame)
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 class NullSink(BaseSink):

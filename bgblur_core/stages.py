@@ -18,6 +18,19 @@ class StageError(RuntimeError):
     """A one-line, user-facing error raised by a stage (bad file, missing device, ...)."""
 
 
+class Closeable:
+    """Context-manager support for a stage that holds a device, file or socket."""
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 class Source(Protocol):
     size: tuple[int, int]  # (width, height)
     name: str  # what the user sees, e.g. "camera 0" or "synthetic"

@@ -6,6 +6,8 @@ import time
 import cv2
 import numpy as np
 
+from ..stages import Closeable
+
 
 class Pacer:
     """Sleeps so that successive `wait()` calls return `fps` times a second; never bursts to catch up."""
@@ -25,24 +27,13 @@ class Pacer:
         return now
 
 
-class BaseSource:
+class BaseSource(Closeable):
     name = "source"
     size: tuple[int, int] = (0, 0)
     fps: float = 30.0
     dropped = 0  # frames the source threw away because a newer one arrived
     skipped = 0  # frames that failed to decode and were skipped
-
-    def read(self) -> tuple[np.ndarray, float] | None:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+    # read() -> (frame, capture time) | None: each source's own (see stages.Source)
 
 
 def as_bgr(frame: np.ndarray) -> np.ndarray:
