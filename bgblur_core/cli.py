@@ -18,7 +18,7 @@ SUBCOMMAND_MODULES = (
     "bgblur_core.segment.plate",
     "bgblur_core.bench",
     "bgblur_core.evaluate",
-    "bgblur_core.control.obsws",
+    "bgblur_core.control.obs_source",
 )
 
 

@@ -64,13 +64,20 @@ class Compositor:
         self._color = parse_color(settings.background_color)
         self._fixed: dict[str, np.ndarray] = {}  # the replacement background (and its glow) at the frame's size
         self._buf = Buffers()
+        self._outs: list[np.ndarray | None] = [None, None]
+        self._turn = 0
 
-    def background(self, frame: np.ndarray, writable: bool = False) -> np.ndarray:
-        """The effect's background at the frame's size; `writable`: a fresh array, not the cached one."""
+    def background(self, frame: np.ndarray, writable: bool = False, pyramid=None, dst=None) -> np.ndarray:
+        """The effect's background at the frame's size; `writable`: a fresh array (or `dst`), not the cached one."""
         if self.effect in ("image", "color"):
             bg = self._replacement(frame.shape)
-            return bg.copy() if writable else bg
-        return self.blur(frame, self.ksize, self.sigma)
+            if not writable:
+                return bg
+            if dst is None:
+                return bg.copy()
+            np.copyto(dst, bg)
+            return dst
+        return self.blur(frame, self.ksize, self.sigma, pyramid, dst)
 
     def _replacement(self, shape: tuple[int, ...]) -> np.ndarray:
         bg = self._fixed.get("bg")
@@ -84,22 +91,43 @@ class Compositor:
             self._fixed = {"bg": bg}
         return bg
 
-    def __call__(self, frame: np.ndarray, alpha: np.ndarray | None, fps: float | None = None) -> np.ndarray:
+    def _output(self, frame: np.ndarray) -> np.ndarray:
+        """The output frame's buffer: two, taking turns, so a frame stays valid while the next is made
+        (a fresh full-frame array each frame costs its page faults)."""
+        self._turn ^= 1
+        out = self._outs[self._turn]
+        if out is None or out.shape != frame.shape or out.dtype != frame.dtype:
+            out = self._outs[self._turn] = np.empty_like(frame)
+        return out
+
+    def __call__(self, frame: np.ndarray, alpha: np.ndarray | None, fps: float | None = None, pyramid=None) -> np.ndarray:
+        """The output frame. It is one of two reused buffers: valid until the call after next (copy it to keep it)."""
+        out = self._output(frame)
         if self.effect == "none":
-            out = frame.copy()
+            np.copyto(out, frame)
         elif self.effect == "privacy" or alpha is None:
-            out = self.background(frame, writable=True)
+            self.background(frame, writable=True, pyramid=pyramid, dst=out)
         elif self.hard:
-            out = self.background(frame, writable=True)
+            self.background(frame, writable=True, pyramid=pyramid, dst=out)
             cv2.copyTo(frame, alpha, out)
         else:
-            bg = self.background(frame)
-            if self.light_wrap > 0:
-                frame = self.wrap_light(frame, alpha, bg)
-            out = blend(frame, bg, alpha, self._buf)
+            self.soft_composite(frame, alpha, out, pyramid)
         if self.show_fps and fps is not None:
             draw_fps(out, fps)
         return out
+
+    def soft_composite(self, frame: np.ndarray, alpha: np.ndarray, out: np.ndarray, pyramid=None) -> None:
+        """The background everywhere, then the person blended in over it inside their bounding box only."""
+        x, y, w, h = cv2.boundingRect(alpha)  # of the non-zero alpha
+        if self.light_wrap > 0:
+            bg = self.background(frame, pyramid=pyramid)
+            frame = self.wrap_light(frame, alpha, bg)
+            np.copyto(out, bg)
+        else:
+            self.background(frame, writable=True, pyramid=pyramid, dst=out)
+        if w and h:
+            roi = (slice(y, y + h), slice(x, x + w))
+            blend(frame[roi], out[roi], alpha[roi], self._buf, dst=out[roi])
 
     def wrap_light(self, frame: np.ndarray, alpha: np.ndarray, bg: np.ndarray) -> np.ndarray:
         """The person with the background's blurred light mixed into their edge (a new frame)."""
@@ -118,16 +146,31 @@ class Compositor:
         return blend(glow, frame, weight, self._buf)
 
 
-def blend(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, buf: Buffers | None = None) -> np.ndarray:
-    """fg where alpha is 255, bg where 0, mixed in between; uint8 throughout (a new frame).
+def blend(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, buf: Buffers | None = None,
+          dst: np.ndarray | None = None) -> np.ndarray:
+    """fg where alpha is 255, bg where 0, mixed in between; uint8 throughout (a new frame, or `dst`,
+    which may be bg itself).
 
     Each pixel is fg * a / 255 + bg * (255 - a) / 255, each product rounded: exact at 0 and
-    255, within 1 level in between. `buf` keeps the per-frame temporaries between calls.
+    255, within 1 level in between. `buf` keeps the per-frame temporaries between calls; they
+    are views into buffers as big as the largest image seen, so a changing size does not allocate.
     """
     buf = buf or Buffers()
     shape = fg.shape
-    a3 = cv2.cvtColor(alpha, cv2.COLOR_GRAY2BGR, dst=buf("a3", shape, np.uint8))
-    part = cv2.multiply(fg, a3, scale=1 / 255, dst=buf("fg", shape, np.uint8))
+    a3 = _scratch(buf, "a3", shape)
+    part = _scratch(buf, "fg", shape)
+    rest = _scratch(buf, "bg", shape)
+    cv2.cvtColor(alpha, cv2.COLOR_GRAY2BGR, dst=a3)
+    cv2.multiply(fg, a3, scale=1 / 255, dst=part)
     cv2.bitwise_not(a3, dst=a3)
-    rest = cv2.multiply(bg, a3, scale=1 / 255, dst=buf("bg", shape, np.uint8))
-    return cv2.add(part, rest)
+    cv2.multiply(bg, a3, scale=1 / 255, dst=rest)
+    return cv2.add(part, rest, dst=dst)
+
+
+def _scratch(buf: Buffers, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """A uint8 view of `shape` into a reused buffer that only grows."""
+    big = buf._arrays.get(name)
+    if big is None or big.shape[0] < shape[0] or big.shape[1] < shape[1] or big.shape[2:] != shape[2:]:
+        big = buf._arrays[name] = np.empty((max(shape[0], 0 if big is None else big.shape[0]),
+                                            max(shape[1], 0 if big is None else big.shape[1]), *shape[2:]), np.uint8)
+    return big[:shape[0], :shape[1]]

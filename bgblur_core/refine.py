@@ -15,6 +15,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .blur import Pyramid
+
 WORK_MAX_SIDE = 320  # the work resolution: the frame scaled down to this long side (about the model's)
 SOFT_RAMP = 0.3  # soft mask: alpha ramps from 0 to 255 over this probability span around the threshold
 # Temporal smoothing: the previous probability follows the optical flow, then keeps `temporal` weight
@@ -228,10 +230,10 @@ class MaskRefiner:
         if self.smooth is not None and other.smooth is not None:
             self.smooth.adopt(other.smooth)
 
-    def __call__(self, mask: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    def __call__(self, mask: np.ndarray, frame: np.ndarray, pyramid: Pyramid | None = None) -> np.ndarray:
         height, width = frame.shape[:2]
         size = work_size(width, height)
-        small = cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)  # sampled, as the models see it
+        small = (pyramid or Pyramid(frame)).resized(size)  # area-averaged, from the frame's shared halvings
         if mask.shape[1] >= size[0] and mask.shape[0] >= size[1]:
             prob = shrink(mask, size)
         else:

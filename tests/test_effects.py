@@ -11,7 +11,7 @@ from bgblur_core.pipeline import Pipeline
 from bgblur_core.runner import open_source
 from bgblur_core.settings import validate
 from bgblur_core.stages import StageError
-from _seg_helpers import DEV, bgblur, real_models  # noqa: F401 (a fixture)
+from _seg_helpers import DEV, bgblur
 
 H, W = 120, 160
 RNG = np.random.default_rng(3)

@@ -9,7 +9,7 @@ import pytest
 
 from bgblur_core.chain import Stages
 from bgblur_core.settings import validate
-from _seg_helpers import DEV, LUCIA, bgblur, real_models  # noqa: F401 (a fixture)
+from _seg_helpers import DEV, LUCIA, bgblur
 
 PHOTOS = ["vs_062", "vs_084", "vs_189"]
 

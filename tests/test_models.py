@@ -8,7 +8,7 @@ import pytest
 
 from bgblur_core import models
 from bgblur_core.stages import StageError
-from _seg_helpers import bgblur, real_models  # noqa: F401 (a fixture)
+from _seg_helpers import bgblur
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from bgblur_core.segment import make_segmenter
 from bgblur_core.segment.neural import NEURAL_MODELS
 from bgblur_core.settings import validate
 from bgblur_core.stages import StageError
-from _seg_helpers import dev_set, photo_alphas, raw_settings, real_models  # noqa: F401 (a fixture)
+from _seg_helpers import dev_set, photo_alphas, raw_settings
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,9 @@ from obswebsocket import requests as obsreq
 
 from bgblur_core import runner
 from bgblur_core.control.messages import Control
-from bgblur_core.control.obsws import AUTH_FAILED, SOURCE_NAME, ObsControl, ScenePresets, register, source_spec
+from bgblur_core.control.obs_client import AUTH_FAILED
+from bgblur_core.control.obs_source import SOURCE_NAME, register, source_spec
+from bgblur_core.control.obsws import ObsControl, ScenePresets
 from bgblur_core.settings import validate
 from obs_harness import EventLog, ObsInstance, free_port, screenshot, sharpness, wait_for
 

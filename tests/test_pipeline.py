@@ -73,7 +73,6 @@ def test_source_and_size_change_at_run_time(pipeline):
 
 
 def test_an_engine_that_cannot_start_falls_back_to_hsv_and_says_so(tmp_path):
-    events = []
     p = make_pipeline(validate({"input": "synthetic", "output": "null", "engine": "plate", "width": 320, "height": 240,
                                 "plate_path": str(tmp_path / "none.png")}))
     try:

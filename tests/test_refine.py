@@ -9,7 +9,7 @@ from bgblur_core.chain import Stages
 from bgblur_core.evaluate import flicker, iou
 from bgblur_core.refine import make_refiner, remove_small_regions
 from bgblur_core.settings import SettingsError, validate
-from _seg_helpers import lucia, raw_settings, real_models  # noqa: F401 (a fixture)
+from _seg_helpers import lucia, raw_settings
 
 W, H = 320, 240
 RNG = np.random.default_rng(7)

@@ -18,143 +18,25 @@ video never waits on OBS and a `ws.call` is never made from the receive thread.
 from __future__ import annotations
 
 import queue
-import sys
 import threading
 import time
 from typing import Any
 
-import websocket
 from obswebsocket import exceptions as obsexc
-from obswebsocket import obsws
 from obswebsocket import requests as req
-from obswebsocket.core import RecvThread
 
-from ..obsstream import obs_source_settings, stream_port
 from ..log import log
 from ..settings import Settings, SettingsError, check_changes
 from ..stages import StageError
 from .messages import Control, MessageError, parse
+from .obs_client import AUTH_FAILED, CALL_TIMEOUT, AuthFailed, _Client, connect
+from .obs_client import call as _call
+from .obs_client import reason as _reason
+from .obs_source import ensure_source
 
-SOURCE_NAME = "bgblur"
-CALL_TIMEOUT = 5.0
 STATUS_PERIOD = 1.0
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0)
-AUTH_FAILED = ("obs-websocket: authentication failed — check the password in the script settings "
-               "/ BGBLUR_OBS_PASSWORD")
 CONNECTION_KEYS = ("obs_enabled", "obs_host", "obs_port", "obs_password")
-
-
-class AuthFailed(Exception):
-    pass
-
-
-class _Client(obsws):
-    """obsws with a connect timeout; a wrong password raises AuthFailed."""
-
-    def connect(self) -> None:
-        self.ws = websocket.WebSocket()
-        try:
-            self.ws.connect(f"ws://{self.host}:{self.port}", timeout=CALL_TIMEOUT)
-        except (OSError, websocket.WebSocketException) as e:
-            raise obsexc.ConnectionFailure(_reason(e)) from None
-        try:
-            self._auth()
-        except obsexc.ConnectionFailure as e:
-            self.ws.close()
-            # obs-websocket closes the socket right after Identify only when authentication fails
-            raise AuthFailed() if "Identify" in str(e) else e
-        except (OSError, websocket.WebSocketException, ValueError) as e:
-            self.ws.close()
-            raise obsexc.ConnectionFailure(_reason(e)) from None
-        self.ws.settimeout(None)
-        self.thread_recv = RecvThread(self)
-        self.thread_recv.daemon = True
-        self.thread_recv.start()
-
-    def alive(self) -> bool:
-        return bool(self.ws and self.ws.connected and self.thread_recv and self.thread_recv.is_alive())
-
-    def close(self) -> None:
-        if self.thread_recv is not None:
-            self.thread_recv.running = False
-        try:
-            self.ws.close(timeout=1)
-        except Exception:
-            pass
-
-
-def _reason(e: BaseException) -> str:
-    text = getattr(e, "strerror", None) or str(e) or type(e).__name__
-    return text.splitlines()[0].lower()
-
-
-def connect(settings: Settings) -> _Client:
-    """A connected client for settings' obs_host/obs_port/obs_password; raises AuthFailed or ConnectionFailure."""
-    client = _Client(settings.obs_host, settings.obs_port, settings.obs_password, legacy=False, timeout=CALL_TIMEOUT)
-    client.connect()
-    return client
-
-
-def _call(client: obsws, request) -> dict:
-    """Call and return the response data; raise StageError with OBS's comment on failure."""
-    r = client.call(request)
-    if not r.status:
-        raise StageError(f"obs-websocket: {request.name} failed: {r.datain.get('comment', r.datain) if r.datain else 'no reason given'}")
-    return r.datain
-
-
-# -- the OBS input showing our output ---------------------------------------------------------
-def source_spec(settings: Settings, vcam_device: str = "", platform: str = sys.platform) -> tuple[str, dict] | None:
-    """(input kind, input settings) of the OBS input that shows the core's output, or None."""
-    port = stream_port(settings.output)
-    if port is not None:
-        return "ffmpeg_source", obs_source_settings(port)
-    if "virtualcam" not in settings.output:
-        return None
-    device = vcam_device or settings.vcam_device
-    if platform.startswith("linux"):
-        return "v4l2_input", ({"device_id": device} if device else {})
-    if platform == "darwin":
-        return "av_capture_input", {"device_name": "OBS Virtual Camera"}
-    return "dshow_input", {"video_device_id": "OBS Virtual Camera:", "active": True}
-
-
-def ensure_source(client: obsws, settings: Settings, vcam_device: str = "") -> str:
-    """Make sure the current program scene shows the core's output; returns what was done, in words."""
-    spec = source_spec(settings, vcam_device)
-    if spec is None:
-        return f"output {settings.output!r} has nothing OBS can show; nothing to do"
-    kind, input_settings = spec
-    scene = _call(client, req.GetCurrentProgramScene())["currentProgramSceneName"]
-    inputs = {i["inputName"]: i for i in _call(client, req.GetInputList())["inputs"]}
-    existing = inputs.get(SOURCE_NAME)
-    if existing is None:
-        item = _call(client, req.CreateInput(sceneName=scene, inputName=SOURCE_NAME, inputKind=kind,
-                                             inputSettings=input_settings, sceneItemEnabled=True))["sceneItemId"]
-        _fit_to_canvas(client, scene, item)
-        return f"created OBS input {SOURCE_NAME!r} ({kind}) in scene {scene!r}"
-    if existing["inputKind"] != kind:
-        raise StageError(f"obs-websocket: an OBS input named {SOURCE_NAME!r} exists but is a {existing['inputKind']}, "
-                         f"not a {kind}; rename or remove it, or turn off obs_create_source")
-    done = []
-    current = _call(client, req.GetInputSettings(inputName=SOURCE_NAME))["inputSettings"]
-    if any(current.get(k) != v for k, v in input_settings.items()):
-        _call(client, req.SetInputSettings(inputName=SOURCE_NAME, inputSettings=input_settings, overlay=True))
-        done.append("updated its settings")
-    found = client.call(req.GetSceneItemId(sceneName=scene, sourceName=SOURCE_NAME))
-    if not found.status:
-        item = _call(client, req.CreateSceneItem(sceneName=scene, sourceName=SOURCE_NAME, sceneItemEnabled=True))["sceneItemId"]
-        _fit_to_canvas(client, scene, item)
-        done.append(f"added it to scene {scene!r}")
-    return f"OBS input {SOURCE_NAME!r} exists" + (": " + ", ".join(done) if done else f" in scene {scene!r}")
-
-
-def _fit_to_canvas(client: obsws, scene: str, item: int) -> None:
-    video = _call(client, req.GetVideoSettings())
-    _call(client, req.SetSceneItemTransform(sceneName=scene, sceneItemId=item, sceneItemTransform={
-        "boundsType": "OBS_BOUNDS_SCALE_INNER", "boundsAlignment": 0,
-        "boundsWidth": float(video["baseWidth"]), "boundsHeight": float(video["baseHeight"]),
-        "positionX": 0.0, "positionY": 0.0}))
 
 
 # -- scene presets ------------------------------------------------------------------------------
@@ -375,28 +257,3 @@ class ObsControl:
             return
         if changes:
             self.pipeline.submit(Control(changes=changes))
-
-
-# -- `bgblur obs-source` -----------------------------------------------------------------------
-def cmd_obs_source(args) -> int:
-    from ..cli import settings_from_args
-    settings = settings_from_args(args, obs_enabled=True)
-    try:
-        client = connect(settings)
-    except AuthFailed:
-        raise StageError(AUTH_FAILED) from None
-    except obsexc.ConnectionFailure as e:
-        raise StageError(f"obs-websocket: cannot connect to {settings.obs_host}:{settings.obs_port} ({e})") from None
-    try:
-        print(ensure_source(client, settings))
-    finally:
-        client.close()
-    return 0
-
-
-def register(subparsers) -> None:
-    from ..cli import add_setting_flags
-    p = subparsers.add_parser("obs-source", help="make sure the current OBS scene has an input showing the core's "
-                                                  "output (obs-websocket; password from BGBLUR_OBS_PASSWORD)")
-    add_setting_flags(p)
-    p.set_defaults(func=cmd_obs_source)

@@ -63,6 +63,8 @@ class SelfieModel:
             raise StageError(f"model {self.path} does not fit the {self.spec.name} engine "
                              f"(needs a {w}x{h} RGB input and a 1-channel person probability output)")
         self._head = self._find_head()
+        if self._head is not None:
+            self._half_weights = self._head[1] / 2
         if self._head is not None and np.abs(self.run(self._blob) - full.reshape(h, w)).max() > 1e-4:
             self._head = None  # not the shape we expected: let OpenCV run the whole net
 
@@ -76,10 +78,13 @@ class SelfieModel:
         weights = np.ascontiguousarray(blobs[0].reshape(-1, 4).T)  # (4 = dy*2+dx, C)
         return names[-3], weights, np.float32(blobs[1].ravel()[0])
 
-    def normalise(self, frame: np.ndarray) -> np.ndarray:
-        """The frame as a 1x3xHxW float32 RGB blob in 0..1, in a reused buffer."""
-        # bilinear sampling, as MediaPipe's own image-to-tensor step does
-        cv2.resize(frame, self.size, dst=self._small, interpolation=cv2.INTER_LINEAR)
+    def normalise(self, frame: np.ndarray, pyramid=None) -> np.ndarray:
+        """The frame as a 1x3xHxW float32 RGB blob in 0..1, in a reused buffer.
+
+        Sampled bilinearly, as MediaPipe's own image-to-tensor step does, from the smallest of the
+        frame's area-averaged halvings (`pyramid`) that is at least the model's size."""
+        src = frame if pyramid is None else pyramid.at_least(self.size)
+        cv2.resize(src, self.size, dst=self._small, interpolation=cv2.INTER_LINEAR)
         for c, plane in enumerate(reversed(cv2.split(self._small))):  # BGR -> planar RGB in 0..1
             np.multiply(plane, np.float32(1 / 255), out=self._blob[0, c])
         return self._blob
@@ -104,9 +109,24 @@ class SelfieModel:
         logits += 1
         return np.divide(1, logits, out=logits)
 
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
+    takes_pyramid = True  # the chain passes the frame's shared halvings
+
+    def __call__(self, frame: np.ndarray, pyramid=None) -> np.ndarray:
         """The person probability as uint8 0..255 at model resolution."""
-        return cv2.convertScaleAbs(self.run(self.normalise(frame)), alpha=255.0)
+        blob = self.normalise(frame, pyramid)
+        if self._head is None:
+            return cv2.convertScaleAbs(self.run(blob), alpha=255.0)
+        # the head decoded straight to uint8: 255 sigmoid(x) = 127.5 + 127.5 tanh(x / 2), one pass
+        # over the small (4 x features) logits, then the 2x2 pixel shuffle on bytes
+        self.net.setInput(blob)
+        layer, weights, bias = self._head
+        features = self.net.forward(layer)
+        c, fh, fw = features.shape[1:]
+        half_logits = np.einsum("kc,cn->kn", self._half_weights, features.reshape(c, fh * fw), optimize=False)
+        half_logits += bias / 2
+        np.tanh(half_logits, out=half_logits)
+        prob = cv2.convertScaleAbs(half_logits, alpha=127.5, beta=127.5)
+        return np.ascontiguousarray(prob.reshape(2, 2, fh, fw).transpose(2, 0, 3, 1)).reshape(2 * fh, 2 * fw)
 
 
 class SelfieLandscapeModel(SelfieModel):
