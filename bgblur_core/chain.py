@@ -37,32 +37,40 @@ class Stages:
         self.refiner = make_refiner(settings) if refinement_active(settings) else None
         self.compositor = Compositor(settings, hard=self.refiner is None)
 
-    def alpha(self, frame: np.ndarray, stage_ms: dict[str, float] | None = None, pyramid: Pyramid | None = None) -> np.ndarray:
-        """The alpha the compositor applies to `frame`: uint8 at frame size, 255 = person."""
+    def alpha(self, frame: np.ndarray, stage_ms: dict[str, float] | None = None, pyramid: Pyramid | None = None,
+              box: bool = False):
+        """The alpha the compositor applies to `frame`: uint8 at frame size, 255 = person (a fresh array).
+
+        box=True: (alpha, its non-zero box or None); the alpha is then a reused buffer."""
         ms = stage_ms if stage_ms is not None else {}
         pyramid = pyramid or Pyramid(frame)
         t = time.perf_counter()
         mask = self.segmenter(frame, pyramid) if getattr(self.segmenter, "takes_pyramid", False) else self.segmenter(frame)
         t = lap(ms, "segment", t)
+        where = None
         if self.refiner is not None:
-            mask = self.refiner(mask, frame, pyramid)
+            if box:
+                mask, where = self.refiner.composite_alpha(mask, frame, pyramid)
+            else:
+                mask = self.refiner(mask, frame, pyramid)
         elif mask.shape != frame.shape[:2]:
             mask = cv2.resize(mask, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR)
             cv2.threshold(mask, 127, 255, cv2.THRESH_BINARY, dst=mask)
         lap(ms, "refine", t)
-        return mask
+        return (mask, where) if box else mask
 
     def __call__(self, frame: np.ndarray, stage_ms: dict[str, float] | None = None, fps: float | None = None) -> np.ndarray:
         """One frame through segmenter, refiner and compositor; per-stage ms added to `stage_ms`.
 
-        The frame's halvings (`Pyramid`) are made once and shared by the stages. The output is
-        one of the compositor's two reused buffers: valid until the call after next."""
+        The frame's halvings (`Pyramid`) are made once and shared by the stages."""
         ms = stage_ms if stage_ms is not None else {}
         s = self.settings
         pyramid = Pyramid(frame)
-        alpha = self.alpha(frame, ms, pyramid) if s.enabled and s.effect not in ("privacy", "none") else None
+        alpha, box = None, None
+        if s.enabled and s.effect not in ("privacy", "none"):
+            alpha, box = self.alpha(frame, ms, pyramid, box=True)
         t = time.perf_counter()
-        out = self.compositor(frame, alpha, fps, pyramid)
+        out = self.compositor(frame, alpha, fps, pyramid, box)
         lap(ms, "compose", t)
         return out
 

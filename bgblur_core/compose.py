@@ -11,6 +11,7 @@ from .refine import Buffers, shrink
 from .seed import draw_fps
 from .stages import StageError
 
+BLEND_CHUNK = 192 * 1024  # bytes of a 3-channel row chunk blended at once (L2-sized temporaries)
 WRAP_SCALE = 4  # light wrap is computed at 1/4 resolution: it is a soft glow
 WRAP_WIDTH = 0.02  # how far the background's light reaches into the person, as a share of the frame width
 
@@ -64,8 +65,6 @@ class Compositor:
         self._color = parse_color(settings.background_color)
         self._fixed: dict[str, np.ndarray] = {}  # the replacement background (and its glow) at the frame's size
         self._buf = Buffers()
-        self._outs: list[np.ndarray | None] = [None, None]
-        self._turn = 0
 
     def background(self, frame: np.ndarray, writable: bool = False, pyramid=None, dst=None) -> np.ndarray:
         """The effect's background at the frame's size; `writable`: a fresh array (or `dst`), not the cached one."""
@@ -91,18 +90,12 @@ class Compositor:
             self._fixed = {"bg": bg}
         return bg
 
-    def _output(self, frame: np.ndarray) -> np.ndarray:
-        """The output frame's buffer: two, taking turns, so a frame stays valid while the next is made
-        (a fresh full-frame array each frame costs its page faults)."""
-        self._turn ^= 1
-        out = self._outs[self._turn]
-        if out is None or out.shape != frame.shape or out.dtype != frame.dtype:
-            out = self._outs[self._turn] = np.empty_like(frame)
-        return out
-
-    def __call__(self, frame: np.ndarray, alpha: np.ndarray | None, fps: float | None = None, pyramid=None) -> np.ndarray:
-        """The output frame. It is one of two reused buffers: valid until the call after next (copy it to keep it)."""
-        out = self._output(frame)
+    def __call__(self, frame: np.ndarray, alpha: np.ndarray | None, fps: float | None = None, pyramid=None,
+                 box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """The output frame (a new array). `pyramid`: the frame's shared halvings; `box`: (x, y, w, h)
+        outside which alpha is 0, when known. Each path writes its result straight into the output
+        (dst=), with no full-frame temporaries."""
+        out = np.empty_like(frame)
         if self.effect == "none":
             np.copyto(out, frame)
         elif self.effect == "privacy" or alpha is None:
@@ -111,14 +104,14 @@ class Compositor:
             self.background(frame, writable=True, pyramid=pyramid, dst=out)
             cv2.copyTo(frame, alpha, out)
         else:
-            self.soft_composite(frame, alpha, out, pyramid)
+            self.soft_composite(frame, alpha, out, pyramid, box)
         if self.show_fps and fps is not None:
             draw_fps(out, fps)
         return out
 
-    def soft_composite(self, frame: np.ndarray, alpha: np.ndarray, out: np.ndarray, pyramid=None) -> None:
+    def soft_composite(self, frame: np.ndarray, alpha: np.ndarray, out: np.ndarray, pyramid=None, box=None) -> None:
         """The background everywhere, then the person blended in over it inside their bounding box only."""
-        x, y, w, h = cv2.boundingRect(alpha)  # of the non-zero alpha
+        x, y, w, h = box if box is not None else cv2.boundingRect(alpha)  # of the non-zero alpha
         if self.light_wrap > 0:
             bg = self.background(frame, pyramid=pyramid)
             frame = self.wrap_light(frame, alpha, bg)
@@ -152,10 +145,20 @@ def blend(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, buf: Buffers | None
     which may be bg itself).
 
     Each pixel is fg * a / 255 + bg * (255 - a) / 255, each product rounded: exact at 0 and
-    255, within 1 level in between. `buf` keeps the per-frame temporaries between calls; they
-    are views into buffers as big as the largest image seen, so a changing size does not allocate.
+    255, within 1 level in between. Done a band of rows at a time, so the temporaries stay in
+    cache; `buf` keeps them between calls (views into buffers that only grow).
     """
     buf = buf or Buffers()
+    out = np.empty_like(bg) if dst is None else dst
+    h, w = alpha.shape[:2]
+    rows = max(8, BLEND_CHUNK // max(1, w * fg.shape[2]))  # a few rows at a time: the temporaries stay in cache
+    for y in range(0, h, rows):
+        part = slice(y, min(h, y + rows))
+        _blend_rows(fg[part], bg[part], alpha[part], buf, out[part])
+    return out
+
+
+def _blend_rows(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, buf: Buffers, dst: np.ndarray) -> None:
     shape = fg.shape
     a3 = _scratch(buf, "a3", shape)
     part = _scratch(buf, "fg", shape)
@@ -164,7 +167,7 @@ def blend(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, buf: Buffers | None
     cv2.multiply(fg, a3, scale=1 / 255, dst=part)
     cv2.bitwise_not(a3, dst=a3)
     cv2.multiply(bg, a3, scale=1 / 255, dst=rest)
-    return cv2.add(part, rest, dst=dst)
+    cv2.add(part, rest, dst=dst)
 
 
 def _scratch(buf: Buffers, name: str, shape: tuple[int, ...]) -> np.ndarray:

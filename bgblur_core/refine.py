@@ -115,11 +115,21 @@ class EdgeSnap:
         self._clamp = to_u8((x - lo * 255) / (hi - lo))
         self._buf = Buffers()
 
-    def __call__(self, alpha: np.ndarray, small: np.ndarray) -> np.ndarray:
-        """alpha (uint8) snapped onto the edges of `small` (the frame at work size, uint8 BGR)."""
+    def box_radius(self, size: tuple[int, int]) -> int:
+        """The box filters' radius at half the work size = (w, h)."""
+        w, h = size
+        return max(1, round(round(self.radius * (w * w + h * h) ** 0.5) / 2))
+
+    def reach(self, size: tuple[int, int]) -> int:
+        """How far (work px) the filter can move the alpha from where it is non-zero."""
+        return 4 * self.box_radius(size) + 3
+
+    def __call__(self, alpha: np.ndarray, small: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+        """alpha (uint8) snapped onto the edges of `small` (the frame at work size, uint8 BGR).
+        `size`: the whole work image's, when these are a part of it (the radius follows the whole)."""
         h, w = alpha.shape
         half = (max(1, w // 2), max(1, h // 2))
-        r = max(1, round(round(self.radius * (w * w + h * h) ** 0.5) / 2))
+        r = self.box_radius(size or (w, h))
         src = shrink(alpha, half).astype(np.float32) * np.float32(1 / 255)
         a, b = guide_coefficients(shrink(small, half), src, r, self.eps)
         buf = self._buf
@@ -218,7 +228,8 @@ class MaskRefiner:
             self._cut = to_u8((x - self.threshold) / SOFT_RAMP + 127.5)
         else:
             self._cut = np.where(x >= self.threshold, 255, 0).astype(np.uint8)
-        self._dist = Buffers()
+        self._buf = Buffers()
+        self._full, self._full_box = None, (0, 0, 0, 0)  # composite_alpha's buffer, and where it may be non-zero
 
     def reset(self) -> None:
         """Forget the temporal state: a new sequence starts."""
@@ -231,6 +242,51 @@ class MaskRefiner:
             self.smooth.adopt(other.smooth)
 
     def __call__(self, mask: np.ndarray, frame: np.ndarray, pyramid: Pyramid | None = None) -> np.ndarray:
+        """The alpha at frame size (a fresh array), 255 = person."""
+        height, width = frame.shape[:2]
+        alpha, _ = self.small_alpha(mask, frame, pyramid)
+        alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
+        if not self.soft and self.feather == 0:
+            cv2.threshold(alpha, 127, 255, cv2.THRESH_BINARY, dst=alpha)
+        return alpha
+
+    def composite_alpha(self, mask: np.ndarray, frame: np.ndarray, pyramid: Pyramid | None = None):
+        """The alpha at frame size in a reused buffer (valid until the next call), and the box
+        (x, y, w, h) outside which it is 0: only the box is scaled up, the rest is cleared."""
+        height, width = frame.shape[:2]
+        alpha, (x, y, w, h) = self.small_alpha(mask, frame, pyramid)
+        out = self._buf("full", (height, width), np.uint8)
+        if out is not self._full:  # a new buffer: all of it is to be cleared
+            self._full, self._full_box = out, (0, 0, width, height)
+        px, py, pw, ph = self._full_box  # outside the last box, the buffer is already 0
+        out[py:py + ph, px:px + pw] = 0
+        sx, sy = width // alpha.shape[1], height // alpha.shape[0]
+        if w == 0:
+            self._full_box = (0, 0, 0, 0)
+            return out, (0, 0, 0, 0)
+        if sx * alpha.shape[1] == width and sy * alpha.shape[0] == height:
+            # a whole scale factor: the box scaled on its own is the same as the whole image scaled
+            # (bilinear sampling lines up; the box's rim is 0 or the image's border)
+            box = (x * sx, y * sy, w * sx, h * sy)
+            cv2.resize(alpha[y:y + h, x:x + w], (w * sx, h * sy), dst=out[box[1]:box[1] + box[3], box[0]:box[0] + box[2]],
+                       interpolation=cv2.INTER_LINEAR)
+            self._full_box = box
+        else:
+            cv2.resize(alpha, (width, height), dst=out, interpolation=cv2.INTER_LINEAR)
+            fx, fy = width / alpha.shape[1], height / alpha.shape[0]
+            x0, y0 = max(0, int(x * fx) - 2), max(0, int(y * fy) - 2)
+            box = (x0, y0, min(width, int((x + w) * fx) + 3) - x0, min(height, int((y + h) * fy) + 3) - y0)
+            self._full_box = box
+        if not self.soft and self.feather == 0:
+            roi = out[box[1]:box[1] + box[3], box[0]:box[0] + box[2]]
+            cv2.threshold(roi, 127, 255, cv2.THRESH_BINARY, dst=roi)
+        return out, box
+
+    def small_alpha(self, mask: np.ndarray, frame: np.ndarray, pyramid: Pyramid | None = None):
+        """The refined alpha at work resolution, and the box (x, y, w, h) outside which it is 0.
+
+        Edge refinement and feathering only run in the person's bounding box, grown by how far
+        they can reach: elsewhere the alpha is 0 and they leave it so."""
         height, width = frame.shape[:2]
         size = work_size(width, height)
         small = (pyramid or Pyramid(frame)).resized(size)  # area-averaged, from the frame's shared halvings
@@ -243,28 +299,44 @@ class MaskRefiner:
         alpha = cv2.LUT(prob, self._cut)  # threshold, or a soft ramp around it
         if self.min_region > 0:
             alpha = remove_small_regions(alpha, self.min_region)
+        x, y, w, h = cv2.boundingRect(alpha)  # of the non-zero alpha
+        if w == 0:
+            return alpha, (0, 0, 0, 0)
+        feather = self.feather * size[0] / width
+        grow = 2 + (self.snap.reach(size) if self.snap is not None else 0) + (int(feather) + 2 if self.feather > 0 else 0)
+        x0, y0 = max(0, (x - grow) & ~1), max(0, (y - grow) & ~1)  # even: the snap's half-size grid stays the same
+        x1, y1 = min(size[0], x + w + grow), min(size[1], y + h + grow)
+        part = alpha[y0:y1, x0:x1]
         if self.snap is not None:
-            alpha = self.snap(alpha, small)
+            part[:] = self.snap(part, small[y0:y1, x0:x1], size)
         if self.feather > 0:
-            alpha = self.feather_outward(alpha, self.feather * size[0] / width)
-        alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
-        if not self.soft and self.feather == 0:
-            cv2.threshold(alpha, 127, 255, cv2.THRESH_BINARY, dst=alpha)
-        return alpha
+            self.feather_outward(part, feather)
+        bx, by, bw, bh = cv2.boundingRect(part)  # what is non-zero now, plus a rim of 0 (for a clean upscale)
+        if bw == 0:
+            return alpha, (0, 0, 0, 0)
+        x, y = max(0, x0 + bx - 1), max(0, y0 + by - 1)
+        return alpha, (x, y, min(size[0], x0 + bx + bw + 1) - x, min(size[1], y0 + by + bh + 1) - y)
 
     def feather_outward(self, alpha: np.ndarray, width: float) -> np.ndarray:
-        """Fade from the person's edge outward over `width` px (work resolution); the person stays as is."""
+        """Fade from the person's edge outward over `width` px (work resolution); the person stays
+        as is. In place (`alpha` may be a view)."""
         outside = cv2.compare(alpha, 128, cv2.CMP_LT)
-        dist = cv2.distanceTransform(outside, cv2.DIST_L2, 3, dst=self._dist("d", alpha.shape))
+        dist = cv2.distanceTransform(outside, cv2.DIST_L2, 3)
         steps = cv2.convertScaleAbs(dist, alpha=255 / width)  # 0 at the edge, 255 from `width` out
         return cv2.max(alpha, cv2.LUT(steps, FEATHER_LUT), dst=alpha)
 
 
-
 def remove_small_regions(alpha: np.ndarray, share: float) -> np.ndarray:
-    """Clear person islands and fill inner holes smaller than `share` of the image, in place."""
+    """Clear person islands and fill inner holes smaller than `share` of the image, in place.
+
+    Only the person's bounding box is labelled: every island and hole lies inside it, and a gap
+    touching the box's side joins the background around the box, which reaches the image border."""
     min_area = share * alpha.size
-    person = cv2.compare(alpha, 128, cv2.CMP_GE)
+    x, y, w, h = cv2.boundingRect(cv2.threshold(alpha, 127, 255, cv2.THRESH_BINARY)[1])
+    if w == 0:
+        return alpha
+    part = alpha[y:y + h, x:x + w]
+    person = cv2.threshold(part, 127, 255, cv2.THRESH_BINARY)[1]  # >= 128 (cv2.compare with a scalar trips on tiny views)
     for value, region in ((0, person), (255, cv2.bitwise_not(person))):
         n, labels = cv2.connectedComponents(region, connectivity=8, ltype=cv2.CV_32S)
         if n <= 2:
@@ -275,7 +347,7 @@ def remove_small_regions(alpha: np.ndarray, share: float) -> np.ndarray:
             small[labels[[0, -1]]] = False
             small[labels[:, [0, -1]]] = False
         if small.any():
-            alpha[small[labels]] = value
+            part[small[labels]] = value
     return alpha
 
 

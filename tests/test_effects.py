@@ -153,3 +153,48 @@ def test_every_effect_works_from_the_cli(real_models, tmp_path, banded, flags):
 
 def sharpness(image: np.ndarray, region: np.ndarray) -> float:
     return float(np.abs(cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.CV_32F))[region].mean())
+
+
+def test_each_output_is_a_new_frame():
+    comp = Compositor(validate(effect="color"), hard=False)
+    alpha = person_alpha()
+    first = comp(FRAME, alpha)
+    kept = first.copy()
+    second = comp(FRAME, np.zeros_like(alpha))
+    assert second is not first and np.array_equal(first, kept)
+    assert (second == (0, 255, 0)).all()
+
+
+@pytest.mark.parametrize("effect", ["blur", "color"])
+def test_blending_inside_the_given_box_is_blending_everywhere(effect):
+    """The person is blended in over the background inside alpha's bounding box only; same result."""
+    alpha = person_alpha()
+    comp = Compositor(validate(effect=effect), hard=False)
+    x, y, w, h = cv2.boundingRect(alpha)
+    boxed = comp(FRAME, alpha, box=(x, y, w, h)).copy()
+    assert np.array_equal(boxed, blend(FRAME, comp.background(FRAME), alpha))
+    assert np.array_equal(boxed, comp(FRAME, alpha))  # box found from alpha itself
+
+
+def test_blend_into_the_background_in_place():
+    bg = RNG.integers(0, 256, (H, W, 3), dtype=np.uint8)
+    alpha = person_alpha()
+    expected = blend(FRAME, bg, alpha)
+    out = bg.copy()
+    roi = (slice(20, 100), slice(40, 120))
+    blend(FRAME[roi], out[roi], alpha[roi], dst=out[roi])
+    assert np.array_equal(out[roi], expected[roi])
+    out[roi] = bg[roi]
+    assert np.array_equal(out, bg)  # nothing written outside
+
+
+def test_the_threads_setting_sets_opencvs_worker_threads():
+    from bgblur_core.chain import Stages
+    before = cv2.getNumThreads()
+    try:
+        Stages(validate(engine="hsv", threads=1))
+        assert cv2.getNumThreads() == 1
+        Stages(validate(engine="hsv", threads=2))
+        assert cv2.getNumThreads() == 2
+    finally:
+        cv2.setNumThreads(before)

@@ -63,3 +63,15 @@ def test_fast_blur_keeps_any_frame_size(shape):
     frame = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
     assert blur_fast(frame, 25, 0).shape == shape
     assert blur_fast(frame, 101, 30.0).shape == shape
+
+
+@pytest.mark.parametrize("thresholds", [{}, {"hsv_s_min": 40, "hsv_v_min": 90}, {"hsv_s_min": 1, "hsv_v_min": 1},
+                                        {"hsv_s_min": 200, "hsv_v_min": 200}],
+                         ids=lambda t: ",".join(f"{k}={v}" for k, v in t.items()) or "seed")
+def test_the_per_v_table_as_a_line_is_exact_for_every_colour(every_colour, thresholds):
+    """With the seed's thresholds the table lookup (cv2.LUT, slow) is replaced by threshold + convertScaleAbs:
+    it must give the inRange mask for all 2^24 colours."""
+    img, hsv = every_colour
+    segmenter = HsvSegmenter(validate({"engine": "hsv", **thresholds}))
+    assert segmenter._line is not None  # the arithmetic form is really taken
+    assert np.array_equal(segmenter(img), cv2.inRange(hsv, segmenter.lower, segmenter.upper))

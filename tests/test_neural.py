@@ -70,6 +70,16 @@ def test_decoding_the_head_here_matches_opencv_running_the_whole_net(dev, engine
     assert np.abs(seg.run(blob) - whole).max() < 1e-5
 
 
+@pytest.mark.parametrize("engine", ["selfie", "selfie-landscape"])
+def test_the_uint8_decoding_matches_the_float_probability(dev, engine):
+    """__call__ decodes the head straight to uint8 (tanh form, pixel shuffle on bytes): the same bytes as
+    rounding 255 x the float probability of run()."""
+    seg = make_segmenter(validate(engine=engine))
+    for _, photo, _ in dev[:6]:
+        expected = cv2.convertScaleAbs(seg.run(seg.normalise(photo)), alpha=255.0)
+        assert np.abs(seg(photo).astype(int) - expected).max() <= 1
+
+
 def test_every_registered_model_has_its_spec():
     assert set(NEURAL_MODELS) == set(models.MODELS)
     for name, model in NEURAL_MODELS.items():

@@ -188,3 +188,35 @@ def test_refinement_settings_out_of_range_are_one_line_errors(change):
     with pytest.raises(SettingsError) as e:
         validate().replace(change)
     assert "\n" not in str(e.value) and next(iter(change)) in str(e.value)
+
+
+def test_a_gap_open_to_the_side_of_the_persons_box_is_background_not_a_hole():
+    """Only the person's bounding box is labelled: a gap reaching its side joins the background around it."""
+    alpha = np.zeros((100, 100), np.uint8)
+    alpha[20:80, 20:80] = 255
+    alpha[45:50, 60:80] = 0  # 100 px notch open to the box's right side: not a hole
+    alpha[30:33, 30:33] = 0  # 9 px hole: filled
+    out = remove_small_regions(alpha.copy(), 0.02)  # 200 px
+    assert out[47, 70] == 0 and out[31, 31] == 255
+    assert np.array_equal(remove_small_regions(np.zeros((50, 60), np.uint8), 0.01), np.zeros((50, 60), np.uint8))
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (640, 480), (1366, 768)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("settings", [{}, {"soft_mask": False, "feather": 0}, {"edge_refine": False, "min_region": 0.0}],
+                         ids=["default", "hard", "plain"])
+def test_the_compositors_boxed_alpha_is_the_full_alpha(size, settings):
+    """composite_alpha scales up only the person's box (the rest cleared): the same alpha as scaling the whole."""
+    w, h = size
+    full, boxed = make_refiner(validate(**settings)), make_refiner(validate(**settings))
+    for t in range(4):
+        frame = cv2.resize(scene(120 + 15 * t)[0], (w, h), interpolation=cv2.INTER_LINEAR)
+        mask = np.zeros((144, 256), np.uint8)
+        cv2.ellipse(mask, (60 + 10 * t, 100), (40, 70), 0, 0, 360, 230, -1)
+        expected = full(mask, frame)
+        alpha, (x, y, bw, bh) = boxed.composite_alpha(mask, frame)
+        assert alpha.shape == (h, w) and np.array_equal(alpha, expected)
+        outside = np.ones((h, w), bool)
+        outside[y:y + bh, x:x + bw] = False
+        assert 0 < bw * bh < w * h and not expected[outside].any()
+    nobody = make_refiner(validate(**settings)).composite_alpha(np.zeros((144, 256), np.uint8), frame)
+    assert nobody[1][2] == 0 and not nobody[0].any()

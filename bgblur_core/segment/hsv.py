@@ -38,7 +38,7 @@ class HsvSegmenter:
         self.lower = np.array((settings.hsv_h_min, settings.hsv_s_min, settings.hsv_v_min), np.uint8)
         self.upper = np.array((settings.hsv_h_max, settings.hsv_s_max, settings.hsv_v_max), np.uint8)
         self._hsv = None
-        self._ranges = None
+        self._ranges = self._line = None
         if settings.hsv_h_min == 0 and settings.hsv_h_max >= HUE_MAX:
             self._ranges = min_channel_ranges(self.lower, self.upper)
             lo, hi = self._ranges
@@ -46,6 +46,7 @@ class HsvSegmenter:
             self._below = None
             if not lo[lo <= hi].any() and int(hi.max()) < 255:
                 self._below = np.where(lo <= hi, hi.astype(np.int16) + 1, 0).astype(np.uint8)  # pass: min < below[V]
+                self._line = linear_form(self._below)
         self._planes = self._size = None
 
     def _buffers(self, frame: np.ndarray):
@@ -65,10 +66,40 @@ class HsvSegmenter:
         cv2.max(top, r, top)  # V
         cv2.min(b, g, low)
         cv2.min(low, r, low)  # the smallest channel
+        if self._line is not None:  # below[V] as two cheap arithmetic passes (cv2.LUT is the slowest step here)
+            v_from, scale, offset = self._line
+            cv2.threshold(top, v_from - 1, 255, cv2.THRESH_TOZERO, dst=b)
+            cv2.convertScaleAbs(b, dst=b, alpha=scale, beta=offset)
+            return cv2.compare(low, b, cv2.CMP_LT)
         if self._below is not None:
             return cv2.compare(low, cv2.LUT(top, self._below, dst=b), cv2.CMP_LT)
         lo, hi = self._ranges
         return cv2.inRange(low, cv2.LUT(top, lo, dst=b), cv2.LUT(top, hi, dst=g))
+
+
+def linear_form(below: np.ndarray):
+    """(v_from, scale, offset) with which `below` (per V, 0..255) is, exactly, 0 for V < v_from and
+    round(scale * V + offset) from there: OpenCV's own threshold and convertScaleAbs reproduce the
+    table for every V, checked here; None when no such line fits (the table is used then)."""
+    passing = np.flatnonzero(below)
+    if passing.size == 0 or np.any(below[passing[0]:] == 0):
+        return None
+    v_from = int(passing[0])
+    v = np.arange(v_from, 256, dtype=np.float64)
+    y = below[v_from:].astype(np.float64)
+    slope = (y[-1] - y[0]) / max(1.0, v[-1] - v[0])
+    ks = np.linspace(slope - 0.01, slope + 0.01, 4001)[:, None]
+    c_lo = np.maximum((y - 0.5 - ks * v).max(axis=1), -0.5)
+    c_hi = np.minimum((y + 0.5 - ks * v).min(axis=1), 0.5)
+    every_v = np.arange(256, dtype=np.uint8)[None]
+    for i in np.argsort(c_lo - c_hi)[:20]:  # the widest fits first
+        if c_hi[i] <= c_lo[i]:
+            break
+        k, c = float(ks[i, 0]), float((c_lo[i] + c_hi[i]) / 2)
+        t = cv2.threshold(every_v, v_from - 1, 255, cv2.THRESH_TOZERO)[1]
+        if np.array_equal(cv2.convertScaleAbs(t, alpha=k, beta=c)[0], below):
+            return v_from, k, c
+    return None
 
 
 def _fits(buf, frame) -> bool:

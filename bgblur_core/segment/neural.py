@@ -126,7 +126,10 @@ class SelfieModel:
         half_logits += bias / 2
         np.tanh(half_logits, out=half_logits)
         prob = cv2.convertScaleAbs(half_logits, alpha=127.5, beta=127.5)
-        return np.ascontiguousarray(prob.reshape(2, 2, fh, fw).transpose(2, 0, 3, 1)).reshape(2 * fh, 2 * fw)
+        out = np.empty((2 * fh, 2 * fw), np.uint8)
+        for k in range(4):  # row k of the head: output pixel (2y + k // 2, 2x + k % 2) of feature pixel (y, x)
+            out[k // 2::2, k % 2::2] = prob[k].reshape(fh, fw)
+        return out
 
 
 class SelfieLandscapeModel(SelfieModel):
