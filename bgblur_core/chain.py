@@ -45,7 +45,7 @@ class Stages:
         ms = stage_ms if stage_ms is not None else {}
         pyramid = pyramid or Pyramid(frame)
         t = time.perf_counter()
-        mask = self.segmenter(frame, pyramid) if getattr(self.segmenter, "takes_pyramid", False) else self.segmenter(frame)
+        mask = self.segmenter(frame, pyramid)
         t = lap(ms, "segment", t)
         where = None
         if self.refiner is not None:

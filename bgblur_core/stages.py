@@ -42,12 +42,12 @@ class Source(Protocol):
 
 
 class Segmenter(Protocol):
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
-        """A uint8 mask, 255 = person, at any resolution."""
+    def __call__(self, frame: np.ndarray, pyramid=None) -> np.ndarray:
+        """A uint8 mask, 255 = person, at any resolution; `pyramid` (blur.Pyramid) holds the frame's shared halvings."""
 
 
 class Refiner(Protocol):
-    def __call__(self, mask: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    def __call__(self, mask: np.ndarray, frame: np.ndarray, pyramid=None) -> np.ndarray:
         """The alpha at the frame's size: uint8, 255 = person."""
 
     def reset(self) -> None:
@@ -55,7 +55,7 @@ class Refiner(Protocol):
 
 
 class Compositor(Protocol):
-    def __call__(self, frame: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    def __call__(self, frame: np.ndarray, alpha: np.ndarray | None, fps=None, pyramid=None, box=None) -> np.ndarray:
         """The output frame; alpha None means 'the whole frame is background'."""
 
 

@@ -56,7 +56,7 @@ class HsvSegmenter:
             self._planes = [np.empty(size, np.uint8) for _ in range(5)]
         return self._planes
 
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
+    def __call__(self, frame: np.ndarray, pyramid=None) -> np.ndarray:
         if self._ranges is None or frame.ndim != 3 or frame.shape[2] != 3:
             self._hsv = cv2.cvtColor(frame, cv2.COLOR_BGR2HSV, dst=self._hsv if _fits(self._hsv, frame) else None)
             return cv2.inRange(self._hsv, self.lower, self.upper)

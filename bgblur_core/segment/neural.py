@@ -109,8 +109,6 @@ class SelfieModel:
         logits += 1
         return np.divide(1, logits, out=logits)
 
-    takes_pyramid = True  # the chain passes the frame's shared halvings
-
     def __call__(self, frame: np.ndarray, pyramid=None) -> np.ndarray:
         """The person probability as uint8 0..255 at model resolution."""
         blob = self.normalise(frame, pyramid)

@@ -76,7 +76,7 @@ class PlateSegmenter:
         self._size, self._work = (width, height), size
         self._background = None
 
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
+    def __call__(self, frame: np.ndarray, pyramid=None) -> np.ndarray:
         height, width = frame.shape[:2]
         if self._size != (width, height):
             self._prepare(width, height)
