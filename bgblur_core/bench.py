@@ -280,7 +280,8 @@ def measure_latency(name: str, size: tuple[int, int], frames: int, workdir: str)
 
 
 def _r(x):
-    return None if x is None else round(float(x), 2)
+    """Milliseconds to the microsecond: small figures keep their ratios to 1%."""
+    return None if x is None else round(float(x), 3)
 
 
 def check_targets(row: dict) -> None:
