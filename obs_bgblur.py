@@ -22,7 +22,15 @@ if SCRIPT_DIR not in sys.path:
     sys.path.insert(0, SCRIPT_DIR)
 from bgblur_core import settings as schema  # noqa: E402  (stdlib only)
 from bgblur_core.obs_core_process import (  # noqa: E402  (stdlib only)
-    DEBOUNCE_S, Core, Debounced, camera_choices, color_to_obs, float_step, setting_label, values_from_saved)
+    DEBOUNCE_S,
+    Core,
+    Debounced,
+    camera_choices,
+    color_to_obs,
+    float_step,
+    setting_label,
+    values_from_saved,
+)
 
 HOTKEYS = (  # (name, description, core command)
     ("bgblur.toggle", "Background blur: on/off", "toggle"),

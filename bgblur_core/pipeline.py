@@ -12,9 +12,9 @@ from typing import Callable
 import numpy as np
 
 from .chain import Stages, lap
-from .segment import make_segmenter
 from .control.messages import Control
 from .log import log
+from .segment import make_segmenter
 from .settings import BY_NAME, ENGINES, Settings, SettingsError, next_engine
 from .stages import StageError
 from .stats import Stats
@@ -168,7 +168,7 @@ class Pipeline:
         if self._learning is not None:
             self._learn(frame)
         # A camera placeholder ("reconnecting") is shown as it is, not blurred away.
-        out = frame if getattr(self.source, "placeholder", False) else self.process(frame, ms)
+        out = frame if self.source.placeholder else self.process(frame, ms)
         t = time.perf_counter()
         for sink in self.sinks:
             sink.send(out)
@@ -180,7 +180,7 @@ class Pipeline:
             self._fps_label = 1.0 / max(now - self._last_out, 1e-6)
         self._last_out = now
         self.stats.add(ms, now - captured)
-        self.stats.dropped = getattr(self.source, "dropped", 0) + getattr(self.source, "skipped", 0)
+        self.stats.dropped = self.source.dropped + self.source.skipped
         self.last = (frame, out)
         return True
 

@@ -33,7 +33,11 @@ class Closeable:
 
 class Source(Protocol):
     size: tuple[int, int]  # (width, height)
+    fps: float
     name: str  # what the user sees, e.g. "camera 0" or "synthetic"
+    dropped: int  # stale frames thrown away for a newer one
+    skipped: int  # frames that failed to decode
+    placeholder: bool  # the last read() was a "camera lost" placeholder
 
     def read(self) -> tuple[np.ndarray, float] | None:
         """The newest frame and its capture time (time.monotonic()), or None at end of stream."""

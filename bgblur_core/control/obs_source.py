@@ -9,7 +9,8 @@ from obswebsocket import requests as req
 from ..obsstream import obs_source_settings, stream_port
 from ..settings import Settings
 from ..stages import StageError
-from .obs_client import call as _call, connect_or_fail
+from .obs_client import call as _call
+from .obs_client import connect_or_fail
 
 SOURCE_NAME = "bgblur"
 

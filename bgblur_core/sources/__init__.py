@@ -13,11 +13,29 @@ from typing import Callable
 from ..log import log
 from ..stages import StageError
 from .base import BaseSource, Pacer, as_bgr
-from .camera import (VCAM_NAMES, Camera, _is_virtual_camera, cameras_that_open, linux_video_nodes, open_capture,
-                     placeholder_frame)
+from .camera import (
+    VCAM_NAMES,
+    Camera,
+    _is_virtual_camera,
+    cameras_that_open,
+    linux_video_nodes,
+    open_capture,
+    placeholder_frame,
+)
 from .files import IMAGE_EXTS, MAX_DECODE_FAILURES, StillImage, VideoFile
-from .synthetic import (COLLAR, HAIR, SKIN, SKIN_SHADE, SWEATER, SYNTHETIC_PERIOD, WHITEBOARD_TEXT, Synthetic,
-                        synthetic_background, synthetic_frame, synthetic_person_mask)
+from .synthetic import (
+    COLLAR,
+    HAIR,
+    SKIN,
+    SKIN_SHADE,
+    SWEATER,
+    SYNTHETIC_PERIOD,
+    WHITEBOARD_TEXT,
+    Synthetic,
+    synthetic_background,
+    synthetic_frame,
+    synthetic_person_mask,
+)
 
 __all__ = ["BaseSource", "Camera", "Pacer", "StillImage", "Synthetic", "VideoFile", "as_bgr", "cameras_that_open",
            "linux_video_nodes", "open_capture", "open_source", "placeholder_frame", "synthetic_background",
@@ -55,7 +73,8 @@ def _auto(settings, realtime: bool, capture_factory: Callable) -> BaseSource:
 
 
 def _only_still_outputs(output: str) -> bool:
-    from ..sinks import IMAGE_EXTS as STILL_OUTPUTS, output_parts
+    from ..sinks import IMAGE_EXTS as STILL_OUTPUTS
+    from ..sinks import output_parts
     parts = output_parts(output)
     return bool(parts) and all(os.path.splitext(p)[1].lower() in STILL_OUTPUTS for p in parts)
 

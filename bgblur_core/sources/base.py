@@ -33,6 +33,7 @@ class BaseSource(Closeable):
     fps: float = 30.0
     dropped = 0  # frames the source threw away because a newer one arrived
     skipped = 0  # frames that failed to decode and were skipped
+    placeholder = False  # True while read() hands out a "camera lost" placeholder frame
     # read() -> (frame, capture time) | None: each source's own (see stages.Source)
 
 
