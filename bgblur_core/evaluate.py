@@ -278,27 +278,35 @@ def _r(x) -> float | None:
 DEFAULT_ENGINES = ("hsv", "selfie", "selfie-landscape", "plate")
 
 
+def _image_line(r: dict) -> str:
+    return (f"{r['engine']:<18}{r['images']:>7}{r['mean_iou']:>8.3f}{r['boundary_f']:>9.3f}{r['mae']:>8.3f}"
+            f"{r['ms_per_image']:>9.1f}  {', '.join(r['worst'])}")
+
+
+def _video_line(r: dict) -> str:
+    iou_text = f"{r['mean_iou']:>8.3f}" if "mean_iou" in r else f"{'-':>8}"
+    lag = f"{r['edge_lag']:>9.2f}" if r["edge_lag"] is not None else f"{'n/a':>9}"
+    return (f"{r['engine']:<18}{r['frames']:>7}{r['flicker']:>9.4f}{lag}{iou_text}"
+            f"{r['ms_per_frame']:>8.1f}  {r['reference']}")
+
+
+TABLES = (  # (row key, heading, line)
+    ("images", f"{'engine':<18}{'images':>7}{'IoU':>8}{'bound.F':>9}{'MAE':>8}{'ms/img':>9}  worst", _image_line),
+    ("video", f"{'engine':<18}{'frames':>7}{'flicker':>9}{'lag(fr)':>9}{'IoU':>8}{'ms/fr':>8}  reference", _video_line),
+)
+
+
 def print_table(rows: list[dict]) -> None:
-    images = [r for r in rows if "images" in r]
-    videos = [r for r in rows if "video" in r]
-    if images:
-        print(f"{'engine':<18}{'images':>7}{'IoU':>8}{'bound.F':>9}{'MAE':>8}{'ms/img':>9}  worst")
-        for r in images:
-            if r.get("error") or r.get("note"):
-                print(f"{r['engine']:<18}  {r.get('error') or r.get('note')}")
-                continue
-            print(f"{r['engine']:<18}{r['images']:>7}{r['mean_iou']:>8.3f}{r['boundary_f']:>9.3f}{r['mae']:>8.3f}"
-                  f"{r['ms_per_image']:>9.1f}  {', '.join(r['worst'])}")
-    if videos:
-        print(f"\n{'engine':<18}{'frames':>7}{'flicker':>9}{'lag(fr)':>9}{'IoU':>8}{'ms/fr':>8}  reference")
-        for r in videos:
-            if r.get("error") or r.get("note"):
-                print(f"{r['engine']:<18}  {r.get('error') or r.get('note')}")
-                continue
-            iou_text = f"{r['mean_iou']:>8.3f}" if "mean_iou" in r else f"{'-':>8}"
-            lag = f"{r['edge_lag']:>9.2f}" if r["edge_lag"] is not None else f"{'n/a':>9}"
-            print(f"{r['engine']:<18}{r['frames']:>7}{r['flicker']:>9.4f}{lag}{iou_text}"
-                  f"{r['ms_per_frame']:>8.1f}  {r['reference']}")
+    first = True
+    for key, heading, line in TABLES:
+        table = [r for r in rows if key in r]
+        if not table:
+            continue
+        print(("" if first else "\n") + heading)
+        first = False
+        for r in table:
+            note = r.get("error") or r.get("note")
+            print(f"{r['engine']:<18}  {note}" if note else line(r))
 
 
 def cmd_eval(args) -> int:
