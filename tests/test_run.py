@@ -78,11 +78,12 @@ def _assert_gone(pid):
         os.kill(pid, 0)
 
 
-def test_sigterm_stops_cleanly():
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_cleanly(sig):
     proc = start("run", "--input", "synthetic", "--output", "null", "--engine", "hsv", "--control", "stdin",
                  stdin=subprocess.PIPE)
     _wait_for_frames(proc)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     assert proc.wait(timeout=20) == 0
     _assert_gone(proc.pid)
 
