@@ -36,12 +36,23 @@ class Pyramid:
             img = self.level(k)
         return img
 
-    def resized(self, size: tuple[int, int], interpolation=cv2.INTER_AREA, dst: np.ndarray | None = None) -> np.ndarray:
-        """The frame at size = (w, h), made from the smallest level at least that big."""
+    def resized(self, size: tuple[int, int], dst: np.ndarray | None = None) -> np.ndarray:
+        """The frame at size = (w, h), area-averaged from the smallest level at least that big
+        (bilinear where that level is not wider than the target)."""
         img = self.at_least(size)
-        if (img.shape[1], img.shape[0]) == tuple(size) and dst is None:
-            return img
-        return cv2.resize(img, size, dst=dst, interpolation=interpolation)
+        w, h = size
+        if img.shape[1] == w and img.shape[0] == h:
+            if dst is None:
+                return img
+            np.copyto(dst, img)
+            return dst
+        interp = cv2.INTER_AREA if img.shape[1] > w else cv2.INTER_LINEAR
+        return cv2.resize(img, size, dst=dst, interpolation=interp)
+
+
+def shrink(img: np.ndarray, size: tuple[int, int], dst: np.ndarray | None = None) -> np.ndarray:
+    """Any image downscaled to size = (w, h): 2x halvings first (OpenCV's fast path), then area averaging."""
+    return Pyramid(img).resized(size, dst)
 
 
 def gaussian_sigma(ksize: int, sigma: float) -> float:

@@ -6,8 +6,8 @@ import os
 import cv2
 import numpy as np
 
-from .blur import BLURS
-from .refine import Buffers, shrink
+from .blur import BLURS, shrink
+from .buffers import Buffers
 from .seed import draw_fps
 from .stages import StageError
 
@@ -160,20 +160,10 @@ def blend(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, buf: Buffers | None
 
 def _blend_rows(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, buf: Buffers, dst: np.ndarray) -> None:
     shape = fg.shape
-    a3 = _scratch(buf, "a3", shape)
-    part = _scratch(buf, "fg", shape)
-    rest = _scratch(buf, "bg", shape)
+    a3, part, rest = buf.view("a3", shape), buf.view("fg", shape), buf.view("bg", shape)
     cv2.cvtColor(alpha, cv2.COLOR_GRAY2BGR, dst=a3)
     cv2.multiply(fg, a3, scale=1 / 255, dst=part)
     cv2.bitwise_not(a3, dst=a3)
     cv2.multiply(bg, a3, scale=1 / 255, dst=rest)
     cv2.add(part, rest, dst=dst)
 
-
-def _scratch(buf: Buffers, name: str, shape: tuple[int, ...]) -> np.ndarray:
-    """A uint8 view of `shape` into a reused buffer that only grows."""
-    big = buf._arrays.get(name)
-    if big is None or big.shape[0] < shape[0] or big.shape[1] < shape[1] or big.shape[2:] != shape[2:]:
-        big = buf._arrays[name] = np.empty((max(shape[0], 0 if big is None else big.shape[0]),
-                                            max(shape[1], 0 if big is None else big.shape[1]), *shape[2:]), np.uint8)
-    return big[:shape[0], :shape[1]]

@@ -15,7 +15,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .blur import Pyramid
+from .blur import Pyramid, shrink
+from .buffers import Buffers
 
 WORK_MAX_SIDE = 320  # the work resolution: the frame scaled down to this long side (about the model's)
 SOFT_RAMP = 0.3  # soft mask: alpha ramps from 0 to 255 over this probability span around the threshold
@@ -27,33 +28,6 @@ GUIDE_CLAMP = (0.15, 0.85)  # guided filter output below the first is background
 SUM3 = np.ones((1, 3), np.float32)
 # Feather profile over 0..255 steps of its width: quadratic, the half level close to the edge.
 FEATHER_LUT = np.round(255 * (1 - np.arange(256) / 255) ** 2).astype(np.uint8)
-
-
-class Buffers:
-    """Arrays reused from frame to frame, by name: a hot loop should not allocate."""
-
-    def __init__(self):
-        self._arrays: dict[str, np.ndarray] = {}
-
-    def __call__(self, name: str, shape: tuple[int, ...], dtype=np.float32) -> np.ndarray:
-        a = self._arrays.get(name)
-        if a is None or a.shape != shape or a.dtype != dtype:
-            a = self._arrays[name] = np.empty(shape, dtype)
-        return a
-
-
-def shrink(img: np.ndarray, size: tuple[int, int], dst: np.ndarray | None = None) -> np.ndarray:
-    """Downscale to size=(w, h) by area averaging, halving first (OpenCV's fast 2x path)."""
-    w, h = size
-    while img.shape[1] >= 2 * w and img.shape[0] >= 2 * h:
-        img = cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2), interpolation=cv2.INTER_AREA)
-    if img.shape[1] == w and img.shape[0] == h:
-        if dst is None:
-            return img
-        np.copyto(dst, img)
-        return dst
-    interp = cv2.INTER_AREA if img.shape[1] > w else cv2.INTER_LINEAR
-    return cv2.resize(img, (w, h), dst=dst, interpolation=interp)
 
 
 def work_size(width: int, height: int) -> tuple[int, int]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..refine import shrink
+from ..blur import Pyramid, shrink
 from ..stages import StageError
 
 PLATE_MAX_SIDE = 320  # comparison resolution: the frame halved until its long side is at most this
@@ -80,7 +80,7 @@ class PlateSegmenter:
         height, width = frame.shape[:2]
         if self._size != (width, height):
             self._prepare(width, height)
-        y, cr, cb = cv2.split(cv2.cvtColor(shrink(frame, self._work), cv2.COLOR_BGR2YCrCb))
+        y, cr, cb = cv2.split(cv2.cvtColor((pyramid or Pyramid(frame)).resized(self._work), cv2.COLOR_BGR2YCrCb))
         y = cv2.multiply(y, self._gain(y))  # follow exposure and lighting changes
         chroma = cv2.add(cv2.absdiff(cr, self._cr), cv2.absdiff(cb, self._cb))
         brighter = cv2.subtract(y, self._luma)
