@@ -14,6 +14,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from .sources.files import folder_images
 from .stages import StageError
 
 _CROSS3 = np.ones((3, 3), np.uint8)
@@ -138,7 +139,6 @@ def edge_lag(masks: Sequence[np.ndarray], gts: Sequence[np.ndarray], max_lag: in
 
 
 # -- data ----------------------------------------------------------------------------------
-IMAGE_EXTS = (".jpg", ".jpeg", ".png")
 NOT_APPLICABLE = {"plate": "not applicable: a photo or clip has no empty background to learn the plate from"}
 
 
@@ -146,12 +146,11 @@ def image_pairs(folder: str) -> list[tuple[str, str]]:
     """(image, mask) paths for every NAME.jpg|png with a NAME_mask.png beside it, sorted by name."""
     if not os.path.isdir(folder):
         raise StageError(f"--images: {folder} is not a folder")
-    names = sorted(os.listdir(folder))
     pairs = []
-    for name in names:
-        stem, ext = os.path.splitext(name)
-        if ext.lower() in IMAGE_EXTS and not stem.endswith("_mask") and f"{stem}_mask.png" in names:
-            pairs.append((os.path.join(folder, name), os.path.join(folder, f"{stem}_mask.png")))
+    for name in folder_images(folder):
+        mask = os.path.join(folder, os.path.splitext(name)[0] + "_mask.png")
+        if os.path.isfile(mask):
+            pairs.append((os.path.join(folder, name), mask))
     if not pairs:
         raise StageError(f"--images: no NAME.jpg (or .png) + NAME_mask.png pairs in {folder}")
     return pairs
@@ -174,16 +173,14 @@ def iter_frames(path: str):
     In a folder, NAME_mask.png beside NAME.jpg is the frame's ground truth.
     """
     if os.path.isdir(path):
-        names = sorted(os.listdir(path))
-        images = [n for n in names if os.path.splitext(n)[1].lower() in IMAGE_EXTS
-                  and not os.path.splitext(n)[0].endswith("_mask")]
+        images = folder_images(path)
         if not images:
             raise StageError(f"{path}: no .jpg or .png frames in this folder")
         for n in images:
-            stem = os.path.splitext(n)[0]
             full = os.path.join(path, n)
-            if f"{stem}_mask.png" in names:
-                yield read_pair(full, os.path.join(path, f"{stem}_mask.png"))
+            mask = os.path.join(path, os.path.splitext(n)[0] + "_mask.png")
+            if os.path.isfile(mask):
+                yield read_pair(full, mask)
             else:
                 frame = cv2.imread(full, cv2.IMREAD_COLOR)
                 if frame is None:

@@ -13,13 +13,8 @@ import os
 import cv2
 import numpy as np
 
+from .sources.files import folder_images, is_image
 from .stages import StageError
-
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-
-
-def is_image(path: str) -> bool:
-    return os.path.splitext(path)[1].lower() in IMAGE_EXTS
 
 
 def write_mask(path: str, alpha: np.ndarray) -> None:
@@ -55,7 +50,7 @@ def mask_image(stages, src: str, dst: str) -> None:
 def mask_folder(stages, src: str, dst: str) -> int:
     """Every image in `src` on its own (no temporal state between them); NAME_mask.png in `dst`."""
     from .log import log
-    names = sorted(n for n in os.listdir(src) if is_image(n) and not os.path.splitext(n)[0].endswith("_mask"))
+    names = folder_images(src)
     if not names:
         raise StageError(f"--input: no images in {src}")
     output_folder(dst)

@@ -13,6 +13,17 @@ from ..stages import StageError
 from .base import BaseSource, Pacer, as_bgr
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".pgm", ".ppm")
+
+
+def is_image(path: str) -> bool:
+    return os.path.splitext(path)[1].lower() in IMAGE_EXTS
+
+
+def folder_images(folder: str) -> list[str]:
+    """The image file names in `folder`, sorted, leaving out NAME_mask.png ground truth."""
+    return sorted(n for n in os.listdir(folder) if is_image(n) and not os.path.splitext(n)[0].endswith("_mask"))
+
+
 MAX_DECODE_FAILURES = 8  # consecutive failed reads of a file before we call it the end
 
 
