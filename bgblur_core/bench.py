@@ -330,6 +330,8 @@ def cmd_bench(args) -> int:
     if args.input is not None and not os.path.exists(args.input):
         raise StageError(f"--input: {args.input} does not exist; give a video file or an image folder")
     sizes = [parse_resolution(r) for r in (args.resolution or ([] if args.input else DEFAULT_RESOLUTIONS))] or [None]
+    from .chain import apply_threads
+    apply_threads(validate().threads)  # as every configuration will, so the seed runs alike from frame one
     if not args.json:
         print(f"bgblur bench: {args.frames} frames after {args.warmup} warm-up, medians; "
               f"x = speedup over the seed in the same interleaved run; {os.cpu_count()} CPUs, "
