@@ -1,4 +1,4 @@
-"""Background blurs: the seed-exact Gaussian and a fast, visually equivalent one.
+"""Background blurs: the seed's exact 25x25 Gaussian, and a fast one whose strength follows the frame.
 
 `Pyramid` holds one frame's successive 2x area-averaged halvings, made once per frame on demand
 and shared by the model input, the refiner's guide and the fast blur (not three downscales).
@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from .seed import SEED_KERNEL
 
 
 class Pyramid:
@@ -55,39 +57,43 @@ def shrink(img: np.ndarray, size: tuple[int, int], dst: np.ndarray | None = None
     return Pyramid(img).resized(size, dst)
 
 
-def gaussian_sigma(ksize: int, sigma: float) -> float:
-    """The sigma OpenCV uses for `GaussianBlur(ksize, sigma)` (sigma 0: derived from ksize)."""
-    return sigma if sigma > 0 else 0.3 * ((ksize - 1) * 0.5 - 1) + 0.8
+FAST_REACH = 1.25  # the fast blur's downscale factor is at most this times sigma (PSNR >= 43 dB up to sigma 36)
 
 
-def blur_exact(frame: np.ndarray, ksize: int, sigma: float, pyramid: Pyramid | None = None,
-               dst: np.ndarray | None = None) -> np.ndarray:
-    return cv2.GaussianBlur(frame, (ksize, ksize), sigma, dst=dst)
+def blur_sigma(strength: float, height: int) -> float:
+    """The Gaussian's sigma in px for a blur `strength` (percent of the frame height)."""
+    return strength / 100 * height
 
 
-def blur_fast(frame: np.ndarray, ksize: int, sigma: float, pyramid: Pyramid | None = None,
+def blur_seed(frame: np.ndarray, sigma: float, pyramid: Pyramid | None = None,
               dst: np.ndarray | None = None) -> np.ndarray:
-    """A visually equivalent Gaussian blur (PSNR about 50 dB against the exact one at the default
-    strength): blur at 1/2, 1/4 or 1/8 resolution, then scale back up.
+    """The seed's own blur, byte for byte: a 25x25 Gaussian at full resolution (`sigma` does not apply)."""
+    return cv2.GaussianBlur(frame, (SEED_KERNEL, SEED_KERNEL), 0, dst=dst)
 
-    The factor is the largest power of two not above sigma. Halving with INTER_AREA is OpenCV's
-    fast 2x2 average; the averaging and the bilinear upscale already blur by a variance of
-    factor^2 / 4 full-resolution px^2, so the small Gaussian only adds the rest. `pyramid`:
-    the frame's halvings, when another stage has made them already.
+
+def blur_fast(frame: np.ndarray, sigma: float, pyramid: Pyramid | None = None,
+              dst: np.ndarray | None = None) -> np.ndarray:
+    """A Gaussian blur of `sigma` px, visually equivalent to the full-resolution one (PSNR >= 42 dB):
+    blurred at 1/2, 1/4, 1/8... resolution, then scaled back up.
+
+    The factor is the largest power of two not above 1.25 sigma, so a stronger blur runs on a
+    smaller image and costs no more. Halving with INTER_AREA is OpenCV's fast 2x2 average; the
+    averaging and the bilinear upscale already blur by a variance of factor^2 / 4 full-resolution
+    px^2, so the small Gaussian only adds the rest. `pyramid`: the frame's halvings, when another stage
+    has made them already.
     """
-    s = gaussian_sigma(ksize, sigma)
     factor, k = 1, 0
-    while factor * 2 <= s:
+    while factor * 2 <= FAST_REACH * sigma:
         factor *= 2
         k += 1
     if factor == 1:
-        return cv2.GaussianBlur(frame, (ksize, ksize), sigma, dst=dst)
+        return cv2.GaussianBlur(frame, (0, 0), sigma, dst=dst)
     h, w = frame.shape[:2]
     small = (pyramid or Pyramid(frame)).level(k)
-    s_small = max(0.5, ((s / factor) ** 2 - 0.25) ** 0.5)
+    s_small = max(0.5, ((sigma / factor) ** 2 - 0.25) ** 0.5)
     k_small = 2 * int(3 * s_small + 0.5) + 1
     small = cv2.GaussianBlur(small, (k_small, k_small), s_small)
     return cv2.resize(small, (w, h), dst=dst, interpolation=cv2.INTER_LINEAR)
 
 
-BLURS = {"exact": blur_exact, "fast": blur_fast}
+BLURS = {"exact": blur_seed, "fast": blur_fast}

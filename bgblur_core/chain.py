@@ -1,4 +1,10 @@
-"""The per-frame chain: Segmenter -> Refiner -> Compositor, built from one Settings."""
+"""The per-frame chain: Segmenter -> Refiner -> Compositor, built from one Settings.
+
+Each stage is rebuilt on its own: `Stages.rebuilt(settings)` rebuilds only the stages whose
+settings changed (`Setting.stage`) and shares the others, so a blur change never reloads the
+model and the refiner's temporal state lives on while the segmenter does. Engine rules are read
+from the segmenter's class (`refine_auto`, `uses`), not decided here.
+"""
 from __future__ import annotations
 
 import time
@@ -6,15 +12,14 @@ import time
 import cv2
 import numpy as np
 
-from .blur import Pyramid
 from .compose import Compositor
 from .refine import make_refiner
 from .segment import make_segmenter
-from .settings import Settings
+from .settings import BY_NAME, Settings
+from .stages import Box, EngineError, FrameContext, lap
 
-
-def refinement_active(settings: Settings) -> bool:
-    return settings.refine == "on" or (settings.refine == "auto" and settings.engine != "hsv")
+__all__ = ["Stages", "FrameContext", "apply_threads", "lap"]
+ALWAYS_REBUILD_SEGMENTER = {"engine", "threads"}  # the engine itself, and the threads its runtime is built with
 
 
 def apply_threads(threads: int) -> None:
@@ -27,61 +32,83 @@ def apply_threads(threads: int) -> None:
         cv2.setNumThreads(n)
 
 
+def build_segmenter(settings: Settings):
+    """The engine's segmenter; any failure (a missing model, a broken dependency) is one EngineError."""
+    apply_threads(settings.threads)
+    try:
+        return make_segmenter(settings)
+    except Exception as e:
+        raise EngineError(settings.engine, "starting", e) from e
+
+
+def refine_auto(segmenter) -> bool:
+    """The engine's rule: whether refine=auto refines its masks."""
+    return getattr(segmenter, "refine_auto", True)
+
+
 class Stages:
-    """The per-frame stages built from one Settings; rebuilt as a whole on change."""
+    """The per-frame stages built from one Settings: segmenter, refiner and compositor."""
 
-    def __init__(self, settings: Settings, segmenter=None):
+    def __init__(self, settings: Settings, segmenter=None, refiner=None, compositor=None):
         self.settings = settings
-        apply_threads(settings.threads)
-        self.segmenter = segmenter or make_segmenter(settings)
-        self.refiner = make_refiner(settings) if refinement_active(settings) else None
-        self.compositor = Compositor(settings, hard=self.refiner is None)
+        self.segmenter = segmenter if segmenter is not None else build_segmenter(settings)
+        self.refiner = refiner if refiner is not None else make_refiner(settings, refine_auto(self.segmenter))
+        self.compositor = compositor if compositor is not None else Compositor(settings, hard=self.refiner.hard)
 
-    def alpha(self, frame: np.ndarray, stage_ms: dict[str, float] | None = None, pyramid: Pyramid | None = None,
-              box: bool = False):
-        """The alpha the compositor applies to `frame`: uint8 at frame size, 255 = person (a fresh array).
+    def touches_segmenter(self, changed) -> bool:
+        uses = getattr(self.segmenter, "uses", None)  # None: every segmenter setting
+        return any(k in ALWAYS_REBUILD_SEGMENTER or (BY_NAME[k].stage == "segmenter" and (uses is None or k in uses))
+                   for k in changed)
 
-        box=True: (alpha, its non-zero box or None); the alpha is then a reused buffer."""
-        ms = stage_ms if stage_ms is not None else {}
-        pyramid = pyramid or Pyramid(frame)
+    def rebuilt(self, settings: Settings, segmenter: bool = False) -> "Stages":
+        """The stages for `settings`, sharing the ones the change does not touch (`segmenter`: rebuild
+        it anyway, e.g. after learning a background). Self is left as it was if anything fails."""
+        changed = set(self.settings.diff(settings))
+        touched = {BY_NAME[k].stage for k in changed}
+        new_segmenter = segmenter or self.touches_segmenter(changed)
+        seg = build_segmenter(settings) if new_segmenter else self.segmenter
+        refiner = None
+        if "refiner" in touched or type(seg) is not type(self.segmenter):
+            refiner = make_refiner(settings, refine_auto(seg))
+            if type(seg) is type(self.segmenter):  # the same kind of masks: carry the temporal state on
+                refiner.adopt(self.refiner)
+        hard = (refiner or self.refiner).hard
+        compositor = None if "compositor" in touched or hard != self.refiner.hard else self.compositor
+        return Stages(settings, seg, refiner or self.refiner, compositor)
+
+    def reset(self) -> None:
+        """A new sequence starts (the source changed): forget temporal and recurrent state."""
+        reset = getattr(self.segmenter, "reset", None)
+        if reset is not None:
+            reset()
+        self.refiner.reset()
+
+    def masked(self, ctx: FrameContext) -> tuple[np.ndarray, Box]:
+        """Segment and refine: the alpha at frame size (a reused buffer) and its box."""
         t = time.perf_counter()
-        mask = self.segmenter(frame, pyramid)
-        t = lap(ms, "segment", t)
-        where = None
-        if self.refiner is not None:
-            if box:
-                mask, where = self.refiner.composite_alpha(mask, frame, pyramid)
-            else:
-                mask = self.refiner(mask, frame, pyramid)
-        elif mask.shape != frame.shape[:2]:
-            mask = cv2.resize(mask, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR)
-            cv2.threshold(mask, 127, 255, cv2.THRESH_BINARY, dst=mask)
-        lap(ms, "refine", t)
-        return (mask, where) if box else mask
+        try:
+            mask = self.segmenter(ctx.frame, ctx.pyramid)
+        except Exception as e:
+            raise EngineError(self.settings.engine, "running", e) from e
+        t = ctx.lap("segment", t)
+        alpha_box = self.refiner(mask, ctx)
+        ctx.lap("refine", t)
+        return alpha_box
 
-    def __call__(self, frame: np.ndarray, stage_ms: dict[str, float] | None = None, fps: float | None = None) -> np.ndarray:
+    def alpha(self, frame: np.ndarray) -> np.ndarray:
+        """The alpha the compositor applies to `frame`: uint8 at frame size, 255 = person (a fresh array)."""
+        return self.masked(FrameContext(frame))[0].copy()
+
+    def __call__(self, frame: np.ndarray, stage_ms: dict[str, float] | None = None) -> np.ndarray:
         """One frame through segmenter, refiner and compositor; per-stage ms added to `stage_ms`.
 
         The frame's halvings (`Pyramid`) are made once and shared by the stages."""
-        ms = stage_ms if stage_ms is not None else {}
+        ctx = FrameContext(frame, stage_ms)
         s = self.settings
-        pyramid = Pyramid(frame)
         alpha, box = None, None
         if s.enabled and s.effect not in ("privacy", "none"):
-            alpha, box = self.alpha(frame, ms, pyramid, box=True)
+            alpha, box = self.masked(ctx)
         t = time.perf_counter()
-        out = self.compositor(frame, alpha, fps, pyramid, box)
-        lap(ms, "compose", t)
+        out = self.compositor(frame, alpha, ctx.pyramid, box)
+        ctx.lap("compose", t)
         return out
-
-    def reuse_from(self, old: "Stages") -> "Stages":
-        """Keep the old refiner's temporal state when only unrelated settings changed."""
-        if self.refiner is not None and old.refiner is not None and self.segmenter.__class__ is old.segmenter.__class__:
-            self.refiner.adopt(old.refiner)
-        return self
-
-
-def lap(ms: dict[str, float], stage: str, t: float) -> float:
-    now = time.perf_counter()
-    ms[stage] = ms.get(stage, 0.0) + (now - t) * 1000
-    return now

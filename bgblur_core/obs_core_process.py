@@ -18,6 +18,7 @@ import os
 import queue
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,10 @@ from . import settings as schema  # stdlib only
 PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where obs_bgblur.py lives
 DEBOUNCE_S = 0.3
 STOP_TIMEOUT_S = 3.0
+DOCTOR_TIMEOUT_S = 60
+LOOPBACK = "127.0.0.1"
+CAMERA_KINDS = ("v4l2_input", "dshow_input", "av_capture_input")  # OBS's video capture sources
+SCRIPT_MANAGED = ("output", "obs_enabled", "obs_create_source", "wait_for_camera")  # set by the script, not the panel
 
 
 # -- conversions and helpers ----------------------------------------------------------------
@@ -96,6 +101,116 @@ def status_text(status: dict) -> str:
     return " · ".join(parts)
 
 
+# -- what the script decides for the core (no OBS calls) ------------------------------------------
+def port_free(port: int) -> bool:
+    """Whether the core could listen on `port` (as obs-stream does: connections of a previous run may linger)."""
+    with socket.socket() as s:
+        if os.name != "nt":  # on Windows SO_REUSEADDR would let us take a port in use
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
+
+
+def pick_port(saved: int) -> tuple[int, str]:
+    """The obs-stream port: the saved one while it is free, else a free one; (port, a note for the log or '')."""
+    if 0 < saved < 65536 and port_free(saved):
+        return saved, ""
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        port = s.getsockname()[1]
+    return port, (f"obs-stream port {saved} is taken; using port {port}" if saved else "")
+
+
+def media_source_settings(port: int) -> dict:
+    """Settings of the OBS Media Source (`ffmpeg_source`) that shows the obs-stream output live, with the
+    least delay its settings allow: no network buffer, no probing beyond the y4m header, a small socket buffer."""
+    return {"is_local_file": False, "input": f"tcp://{LOOPBACK}:{port}", "input_format": "yuv4mpegpipe",
+            "buffering_mb": 0, "reconnect_delay_sec": 1, "restart_on_activate": False,
+            "close_when_inactive": False, "hw_decode": False, "clear_on_media_end": False,
+            "ffmpeg_options": "fflags=nobuffer probesize=32 analyzeduration=0 recv_buffer_size=65536"}
+
+
+def core_output(port: int, also_virtualcam: bool) -> str:
+    return f"obs-stream:{port}" + (",virtualcam" if also_virtualcam else "")
+
+
+def parse_presets(raw) -> tuple[dict, list[str]]:
+    """The panel's scene presets -> ({scene: valid changes}, one log line per preset with something dropped)."""
+    try:
+        presets = schema.coerce(schema.BY_NAME["scene_presets"], raw)
+    except schema.SettingsError as e:
+        return {}, [f"scene presets ignored: {e}"]
+    valid, errors = {}, []
+    for scene, preset in presets.items():
+        if not isinstance(preset, dict):
+            errors.append(f"scene preset {scene!r} ignored: not a JSON object of settings")
+            continue
+        valid[scene], bad = {}, []
+        for name, value in preset.items():
+            try:
+                valid[scene].update(schema.check_changes({name: value}))
+            except schema.SettingsError as e:
+                bad.append(str(e))
+        if bad:
+            errors.append(f"scene preset {scene!r}: ignored " + "; ".join(bad))
+    return valid, errors
+
+
+def camera_request(kind: str, settings: dict, size: tuple[int, int] = (0, 0)) -> dict:
+    """What the core needs to open the device an OBS camera source uses: input, and width/height/fps if known.
+
+    `size` is the source's current size in OBS (0x0 when it shows nothing). OpenCV opens Windows and
+    macOS cameras by index, not by OBS's device id, so there the core takes the first camera ('auto').
+    """
+    request: dict = {"input": "auto"}
+    if kind == "v4l2_input":
+        if settings.get("device_id"):
+            request["input"] = settings["device_id"]
+        packed = settings.get("resolution") or 0  # (width << 16) | height
+        if packed > 0:
+            size = (packed >> 16, packed & 0xFFFF)
+        rate = settings.get("framerate") or 0  # (numerator << 16) | denominator, a frame interval
+        if rate > 0 and rate >> 16:
+            request["fps"] = round((rate & 0xFFFF) / (rate >> 16))
+    elif kind == "dshow_input":
+        match = re.fullmatch(r"(\d+)x(\d+)", str(settings.get("resolution", "")))
+        if match:
+            size = (int(match.group(1)), int(match.group(2)))
+        interval = settings.get("frame_interval") or 0  # in 100 ns units
+        if interval > 0:
+            request["fps"] = round(1e7 / interval)
+    w, h = size
+    if w >= schema.BY_NAME["width"].min and h >= schema.BY_NAME["height"].min:
+        request["width"], request["height"] = w, h
+    if "fps" in request and not 1 <= request["fps"] <= schema.BY_NAME["fps"].max:
+        del request["fps"]
+    return request
+
+
+def script_values(saved: dict, port: int, camera: dict | None = None) -> dict:
+    """The core's raw settings when the script runs it: the panel's values, the obs-stream output on `port`
+    (plus the virtual camera if ticked), websocket control on only with a password, the camera being blurred."""
+    values = values_from_saved(saved)
+    values.update(output=core_output(port, bool(saved.get("also_virtualcam"))),
+                  obs_enabled=bool(values.get("obs_password")), obs_create_source=False, wait_for_camera=True)
+    values.update(camera or {})
+    return values
+
+
+def doctor_lines(output: str) -> list[str] | None:
+    """`bgblur doctor --json` output -> one line per failing check, or None if it is not a doctor report."""
+    try:
+        report = json.loads(output)
+        checks = report["checks"]
+        return [f"{c['name']}: {c['detail']}" + (f" (fix: {c['fix']})" if c.get("fix") else "")
+                for c in checks if c["status"] == "fail"]
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
 # -- panel helpers (no OBS calls) ---------------------------------------------------------------
 def setting_label(s) -> str:
     """A schema setting's label in the panel: its own, else its name in words ('HSV h min')."""
@@ -155,6 +270,13 @@ class Core:
         self.script_dir = script_dir
         self.proc: subprocess.Popen | None = None
         self.values: dict = dict(schema.DEFAULTS)  # what the core has (or starts with)
+        self.panel: dict = dict(schema.DEFAULTS)  # the user's values, before the scene's preset
+        self.presets: dict = {}  # scene -> changes
+        self.preset_errors: list[str] = []
+        self.scene = ""  # the program scene
+        self.user_set: set = set()  # settings the user changed while this scene's preset is live: theirs win
+        self.camera_note = ""  # what the script blurs in place, for the status line
+        self.doctor: list[str] = []  # failing `bgblur doctor` checks after the core could not start
         self.configured_python = ""
         self.python = ""
         self.state = "stopped"  # stopped | running | waiting (to restart) | failed
@@ -173,28 +295,56 @@ class Core:
         self._fetcher: subprocess.Popen | None = None
 
     # -- settings ------------------------------------------------------------------------
-    def _validate(self, raw: dict) -> dict | None:
+    def _take(self, raw: dict) -> dict | None:
+        """The panel's raw values -> the values the core should have now (panel + scene preset), or None."""
+        presets, errors = parse_presets(raw.get("scene_presets", {}))
+        if errors != self.preset_errors:
+            for line in errors:
+                self._events.put(("log", f"error: {line}"))
+        self.presets, self.preset_errors = presets, errors
         try:
-            values = dict(schema.validate(raw))
+            panel = dict(schema.validate({**raw, "scene_presets": {}}))  # the script applies presets itself
         except schema.SettingsError as e:
             self.setting_error = f"not applied: {e}"
             return None
         self.setting_error = ""
-        return values
+        self.user_set |= {k for k, v in panel.items() if self.panel.get(k) != v}
+        self.panel = panel
+        return self._effective()
+
+    def _effective(self) -> dict:
+        preset = {k: v for k, v in self.presets.get(self.scene, {}).items() if k not in self.user_set}
+        try:
+            return dict(schema.validate({**self.panel, **preset}))
+        except schema.SettingsError as e:
+            self._events.put(("log", f"error: scene preset {self.scene!r} not applied: {e}"))
+            return dict(self.panel)
+
+    def _push(self, values: dict) -> bool:
+        """Send the settings that differ from what the core has, as one line; True if anything differed."""
+        diff = {k: v for k, v in values.items() if self.values.get(k) != v}
+        self.values = values
+        if self.state == "running" and diff:
+            self.send({"set": diff})
+        return bool(diff)
 
     def update(self, raw: dict, python: str = "") -> None:
         """A panel change: validated, then only the difference goes to the core, as one line."""
         python_changed = python != self.configured_python
         self.configured_python = python
-        values = self._validate(raw)
+        values = self._take(raw)
         if values is None:
             return
-        diff = {k: v for k, v in values.items() if self.values.get(k) != v}
-        self.values = values
-        if self.state == "running" and diff:
-            self.send({"set": diff})
-        elif self.state == "failed" and (diff or python_changed):
+        changed = self._push(values)
+        if self.state == "failed" and (changed or python_changed):
             self.start()  # the last start failed on its settings or interpreter: try the new ones
+
+    def set_scene(self, scene: str) -> None:
+        """The program scene changed: apply its preset, drop the last scene's (studio mode too)."""
+        if scene == self.scene:
+            return
+        self.scene, self.user_set = scene, set()
+        self._push(self._effective())
 
     # -- process -------------------------------------------------------------------------
     def start(self, raw: dict | None = None, python: str | None = None) -> bool:
@@ -202,13 +352,14 @@ class Core:
         if python is not None:
             self.configured_python = python
         if raw is not None:  # started by the user or on load: a fresh set of restarts
-            values = self._validate(raw)
+            values = self._take(raw)
             if values is None:
                 self._fail(self.setting_error)
                 return False
             self.values, self.restarts = values, 0
         self._terminate()
         self.python = interpreter(self.configured_python, self.script_dir) or ""
+        self.doctor = []
         if not self.python:
             self._fail(f"no Python interpreter found to run bgblur_core; {how_to_fix(self.script_dir)}")
             return False
@@ -227,7 +378,7 @@ class Core:
                                     creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
         except OSError as e:
             self._fail(f"cannot run the Core Python {self.python!r} ({e.strerror or e}); {how_to_fix(self.script_dir)}")
-            return False
+            return False  # no doctor either: it would need that same interpreter
         self.proc = proc
         self._stderr_tail.clear()
         self._readers = [threading.Thread(target=self._read, args=(proc.stdout, "out"), daemon=True),
@@ -299,6 +450,27 @@ class Core:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = ""
 
+    def run_doctor(self) -> None:
+        """`<python> -m bgblur_core doctor --json` in the background; its failing checks go to the log and status."""
+        python = self.python
+
+        def run() -> None:
+            try:
+                done = subprocess.run([python, "-m", "bgblur_core", "doctor", "--json"], cwd=self.script_dir,
+                                      stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
+                                      timeout=DOCTOR_TIMEOUT_S, creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
+                lines = doctor_lines(done.stdout)
+            except (OSError, subprocess.SubprocessError):
+                lines = None
+            if lines is None:
+                self._events.put(("log", f"bgblur doctor gave no report with {python}; run the README's set-up command"))
+                return
+            self.doctor = lines
+            for line in lines:
+                self._events.put(("log", f"error: doctor: {line}"))
+
+        threading.Thread(target=run, daemon=True).start()
+
     def fetch_models(self) -> None:
         """`<python> -m bgblur_core models fetch`, without blocking; the result shows up in poll()."""
         if self._fetcher is not None and self._fetcher.poll() is None:
@@ -365,6 +537,10 @@ class Core:
                 lines.append(f"core: {line}")
                 continue
             if isinstance(event, dict) and isinstance(event.get("status"), dict):
+                lost = bool(event["status"].get("input_lost"))
+                if lost and not self.status.get("input_lost"):
+                    lines.append(f"error: {event['status'].get('input', 'the camera')} cannot be opened or was lost; "
+                                 "the blurred source shows a placeholder until it is back")
                 self.status = event["status"]
                 self.message = "running"
                 self.last_error = self.status.get("last_error") or ""
@@ -378,8 +554,11 @@ class Core:
         self.status = {}
         if not retry:
             self._fail(reason)
+            if code not in (0, 2):  # not the end of input or a settings error: ask `bgblur doctor` what is wrong
+                self.run_doctor()
         elif self.restarts >= len(self.BACKOFF_S):
             self._fail(f"{reason}; gave up after {self.restarts} restarts (press 'Start core' to try again)")
+            self.run_doctor()
         else:
             delay = self.BACKOFF_S[self.restarts]
             self.state, self.restart_at = "waiting", now + delay
@@ -390,6 +569,12 @@ class Core:
         line = self.message
         if self.state == "running" and self.status:
             line = status_text(self.status)
+            if self.status.get("input_lost"):
+                line = f"{self.status.get('input', 'the camera')} cannot be opened or was lost: showing a placeholder · " + line
+        if self.camera_note and self.state == "running":
+            line = f"{self.camera_note} · {line}"
+        if self.state == "failed" and self.doctor:
+            line += f" · doctor: {self.doctor[0]}" + (f" (+{len(self.doctor) - 1} more in the Script Log)" if len(self.doctor) > 1 else "")
         if self.state == "running" and self.last_error:
             line += f" · last error: {self.last_error}"
         if self.setting_error:

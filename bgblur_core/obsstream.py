@@ -2,52 +2,38 @@
 
 For users without a virtual-camera driver, and for end-to-end tests. OBS reads it live with a
 Media Source (`ffmpeg_source`): is_local_file=false, input=tcp://127.0.0.1:PORT,
-input_format=yuv4mpegpipe, buffering_mb=0 (see `obs_source_settings`).
+input_format=yuv4mpegpipe, buffering_mb=0 (see `obs_core_process.media_source_settings`).
 
 Each connected reader gets the stream header, then frames. Every reader has its own sender
 thread and a one-slot buffer holding the newest frame, so a slow reader only misses frames
 (counted in `dropped`) and never blocks the pipeline; a reader that disconnects and comes
-back gets a fresh header. With no reader connected `send()` does nothing.
+back gets a fresh header. With no reader connected `send()` does nothing. A reader that hangs up
+or resets closes only its own connection: writes use MSG_NOSIGNAL, so the process never gets SIGPIPE.
 """
 from __future__ import annotations
 
 import socket
 import threading
+from fractions import Fraction
 
 import cv2
 import numpy as np
 
+from .settings import OBS_STREAM_PORT
 from .stages import StageError
 
-DEFAULT_PORT = 8765
+DEFAULT_PORT = OBS_STREAM_PORT  # `output obs-stream` without a port (parsed in settings)
 HOST = "127.0.0.1"
-OUTPUT_NAME = "obs-stream"
+SEND_BUFFER = 64 * 1024  # bytes
+NO_SIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)  # Linux; elsewhere Python's own SIGPIPE=SIG_IGN applies
 
 
-def stream_port(output: str) -> int | None:
-    """The port of the `obs-stream[:PORT]` item in an output list, or None if there is none."""
-    for item in output.split(","):
-        name, _, port = item.strip().partition(":")
-        if name == OUTPUT_NAME:
-            if not port:
-                return DEFAULT_PORT
-            if not port.isdigit() or not 0 <= int(port) <= 65535:
-                raise StageError(f"output: {item.strip()!r} has a bad port; expected obs-stream or obs-stream:PORT with PORT 0..65535 (0: any free port)")
-            return int(port)
-    return None
-
-
-def obs_source_settings(port: int) -> dict:
-    """Settings of an OBS `ffmpeg_source` that shows this stream live."""
-    return {"is_local_file": False, "input": f"tcp://{HOST}:{port}", "input_format": "yuv4mpegpipe",
-            "buffering_mb": 0, "reconnect_delay_sec": 1, "restart_on_activate": False,
-            "close_when_inactive": False, "hw_decode": False, "clear_on_media_end": False}
-
-
-def y4m_header(width: int, height: int, fps: int) -> bytes:
-    # 4:2:0 with centred chroma (C420jpeg), progressive, square pixels, limited range as
-    # OpenCV's BGR2YUV_I420 produces it.
-    return f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg XCOLORRANGE=LIMITED\n".encode()
+def y4m_header(width: int, height: int, fps: float) -> bytes:
+    # The rate as integers (F30:1, F30000:1001), as the format requires; 4:2:0 with centred chroma
+    # (C420jpeg), progressive, square pixels, limited range as OpenCV's BGR2YUV_I420 produces it.
+    rate = Fraction(fps).limit_denominator(1001)
+    return (f"YUV4MPEG2 W{width} H{height} F{rate.numerator}:{rate.denominator} Ip A1:1 C420jpeg "
+            "XCOLORRANGE=LIMITED\n").encode()
 
 
 class _Reader:
@@ -70,9 +56,12 @@ class _Reader:
             self._slot = data
             self._cond.notify()
 
+    def _send(self, data) -> None:
+        self.conn.sendall(data, NO_SIGNAL)
+
     def _run(self) -> None:
         try:
-            self.conn.sendall(self._header)
+            self._send(self._header)
             while True:
                 with self._cond:
                     while self._slot is None and not self._closed:
@@ -80,9 +69,9 @@ class _Reader:
                     if self._closed:
                         return
                     data, self._slot = self._slot, None
-                self.conn.sendall(b"FRAME\n")
-                self.conn.sendall(data)
-        except OSError:  # the reader went away
+                self._send(b"FRAME\n")
+                self._send(data)
+        except OSError:  # the reader hung up or reset (BrokenPipeError, ConnectionResetError, ...)
             pass
         finally:
             self.close()
@@ -104,7 +93,7 @@ class ObsStreamSink:
 
     stop_requested = False
 
-    def __init__(self, port: int = DEFAULT_PORT, size: tuple[int, int] = (1280, 720), fps: int = 30):
+    def __init__(self, port: int = DEFAULT_PORT, size: tuple[int, int] = (1280, 720), fps: float = 30):
         width, height = size
         self.size = (width & ~1, height & ~1)  # 4:2:0 needs even dimensions: drop an odd last row/column
         self.port = port
@@ -112,6 +101,7 @@ class ObsStreamSink:
         self._header = y4m_header(*self.size, fps)
         self._readers: list[_Reader] = []
         self._lock = threading.Lock()
+        self._closing = False
         self._server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -141,9 +131,17 @@ class ObsStreamSink:
         while True:
             try:
                 conn, _ = self._server.accept()
-            except OSError:  # closed
-                return
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:  # closed by close(), or a client that reset before we got to it
+                if self._closing:
+                    return
+                continue
+            try:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                # a small kernel buffer: frames a slow reader misses are dropped in its one-slot buffer
+                # instead of queueing in the socket, where they add latency OBS never catches up on
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+            except OSError:  # already reset: its reader thread will find out and drop it
+                pass
             with self._lock:
                 self._readers.append(_Reader(conn, self._header, self._gone))
 
@@ -165,6 +163,7 @@ class ObsStreamSink:
             reader.offer(data)
 
     def close(self) -> None:
+        self._closing = True
         try:
             self._server.shutdown(socket.SHUT_RDWR)
         except OSError:

@@ -15,14 +15,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .blur import Pyramid, shrink
+from .blur import shrink
 from .buffers import Buffers
+from .stages import Box, FrameContext
 
 WORK_MAX_SIDE = 320  # the work resolution: the frame scaled down to this long side (about the model's)
 SOFT_RAMP = 0.3  # soft mask: alpha ramps from 0 to 255 over this probability span around the threshold
 # Temporal smoothing: the previous probability follows the optical flow, then keeps `temporal` weight
 RESIDUAL_LEVELS = (24.0, 64.0)  # grey error of the flow warp (3x3 mean): reliable below, not at all above
-GUIDE_RADIUS = 0.012  # guided filter radius, as a share of the work image's diagonal
+GUIDE_RADIUS = 0.02  # guided filter radius, as a share of the work image's diagonal (tuned on DAVIS)
 GUIDE_EPS = 0.02 ** 2  # guided filter regulariser (colour levels in 0..1, squared)
 GUIDE_CLAMP = (0.15, 0.85)  # guided filter output below the first is background, above the second person
 SUM3 = np.ones((1, 3), np.float32)
@@ -186,8 +187,35 @@ class TemporalSmoother:
         return cv2.scaleAdd(flow, float(w / half.shape[1]), self._grid, dst=flow)
 
 
+class HardCut:
+    """No refinement (refine off, or auto for an engine that is not refined): the mask scaled to the
+    frame and cut at the half level, 0/255, which the compositor applies with the seed's select.
+    A mask already at frame size is taken as it is (the hsv engine's is 0/255): seed-exact."""
+
+    hard = True
+
+    def __init__(self):
+        self._buf = Buffers()
+
+    def __call__(self, mask: np.ndarray, ctx: FrameContext) -> tuple[np.ndarray, Box]:
+        height, width = ctx.frame.shape[:2]
+        if mask.shape != (height, width):
+            mask = cv2.resize(mask, (width, height), dst=self._buf("full", (height, width), np.uint8),
+                              interpolation=cv2.INTER_LINEAR)
+            cv2.threshold(mask, 127, 255, cv2.THRESH_BINARY, dst=mask)
+        return mask, (0, 0, width, height)
+
+    def reset(self) -> None:
+        pass
+
+    def adopt(self, other) -> None:
+        pass
+
+
 class MaskRefiner:
     """The refinement steps of settings group "refine", with the temporal state they need."""
+
+    hard = False
 
     def __init__(self, settings):
         self.threshold = settings.mask_threshold * 255
@@ -203,7 +231,7 @@ class MaskRefiner:
         else:
             self._cut = np.where(x >= self.threshold, 255, 0).astype(np.uint8)
         self._buf = Buffers()
-        self._full, self._full_box = None, (0, 0, 0, 0)  # composite_alpha's buffer, and where it may be non-zero
+        self._full, self._full_box = None, (0, 0, 0, 0)  # the alpha's buffer, and where it may be non-zero
 
     def reset(self) -> None:
         """Forget the temporal state: a new sequence starts."""
@@ -215,20 +243,11 @@ class MaskRefiner:
         if self.smooth is not None and other.smooth is not None:
             self.smooth.adopt(other.smooth)
 
-    def __call__(self, mask: np.ndarray, frame: np.ndarray, pyramid: Pyramid | None = None) -> np.ndarray:
-        """The alpha at frame size (a fresh array), 255 = person."""
-        height, width = frame.shape[:2]
-        alpha, _ = self.small_alpha(mask, frame, pyramid)
-        alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
-        if not self.soft and self.feather == 0:
-            cv2.threshold(alpha, 127, 255, cv2.THRESH_BINARY, dst=alpha)
-        return alpha
-
-    def composite_alpha(self, mask: np.ndarray, frame: np.ndarray, pyramid: Pyramid | None = None):
+    def __call__(self, mask: np.ndarray, ctx: FrameContext) -> tuple[np.ndarray, Box]:
         """The alpha at frame size in a reused buffer (valid until the next call), and the box
         (x, y, w, h) outside which it is 0: only the box is scaled up, the rest is cleared."""
-        height, width = frame.shape[:2]
-        alpha, (x, y, w, h) = self.small_alpha(mask, frame, pyramid)
+        height, width = ctx.frame.shape[:2]
+        alpha, (x, y, w, h) = self.small_alpha(mask, ctx)
         out = self._buf("full", (height, width), np.uint8)
         if out is not self._full:  # a new buffer: all of it is to be cleared
             self._full, self._full_box = out, (0, 0, width, height)
@@ -256,14 +275,14 @@ class MaskRefiner:
             cv2.threshold(roi, 127, 255, cv2.THRESH_BINARY, dst=roi)
         return out, box
 
-    def small_alpha(self, mask: np.ndarray, frame: np.ndarray, pyramid: Pyramid | None = None):
+    def small_alpha(self, mask: np.ndarray, ctx: FrameContext) -> tuple[np.ndarray, Box]:
         """The refined alpha at work resolution, and the box (x, y, w, h) outside which it is 0.
 
         Edge refinement and feathering only run in the person's bounding box, grown by how far
         they can reach: elsewhere the alpha is 0 and they leave it so."""
-        height, width = frame.shape[:2]
+        height, width = ctx.frame.shape[:2]
         size = work_size(width, height)
-        small = (pyramid or Pyramid(frame)).resized(size)  # area-averaged, from the frame's shared halvings
+        small = ctx.pyramid.resized(size)  # area-averaged, from the frame's shared halvings
         if mask.shape[1] >= size[0] and mask.shape[0] >= size[1]:
             prob = shrink(mask, size)
         else:
@@ -325,5 +344,7 @@ def remove_small_regions(alpha: np.ndarray, share: float) -> np.ndarray:
     return alpha
 
 
-def make_refiner(settings) -> MaskRefiner:
-    return MaskRefiner(settings)
+def make_refiner(settings, auto: bool = True) -> MaskRefiner | HardCut:
+    """The refiner `settings.refine` asks for; `auto`: whether refine=auto refines (the engine's rule)."""
+    refine = settings.refine == "on" or (settings.refine == "auto" and auto)
+    return MaskRefiner(settings) if refine else HardCut()

@@ -1,7 +1,6 @@
 """Wires sources, pipeline, sinks and control adapters for `bgblur run` and `bgblur demo`."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -9,15 +8,16 @@ import sys
 import cv2
 import numpy as np
 
-from . import sinks, sources
+from . import atomic, sinks, sources
 from .control import stdin as stdin_control
-from .log import log
+from .log import log, stats_line
 from .pipeline import Pipeline
 from .settings import Settings
+from .stages import StageError
 
 
 def open_source(settings: Settings):
-    return sources.open_source(settings, realtime=sinks.is_live(settings.output))
+    return sources.open_source(settings, realtime=sinks.is_live(settings.outputs))
 
 
 def make_pipeline(settings: Settings) -> Pipeline:
@@ -33,16 +33,16 @@ def _stop_on_signals(pipeline: Pipeline) -> None:
 
 def _print_stats(event: dict) -> None:
     if "status" in event:
-        print(json.dumps(event["status"]), file=sys.stderr, flush=True)
+        stats_line(event["status"])
 
 
 def run(settings: Settings, frames: int | None = None, stats: bool = False, control: str = "none") -> int:
     pipeline = make_pipeline(settings)
     _stop_on_signals(pipeline)
     if stats:
-        pipeline.listeners.append(_print_stats)
+        pipeline.subscribe(_print_stats)
     if control == "stdin":
-        pipeline.listeners.append(stdin_control.print_events)
+        pipeline.subscribe(stdin_control.print_events)
         stdin_control.start(pipeline)
     from .control.obsws import ObsControl
     obs = ObsControl(pipeline)
@@ -63,7 +63,10 @@ def demo(settings: Settings, out_dir: str = "out", frames: int = 150, preview: b
     """The README's first command: a video and a before/after still, and a preview when there is a display."""
     if preview is None:
         preview = bool(os.environ.get("DISPLAY") or sys.platform in ("win32", "darwin"))
-    os.makedirs(out_dir, exist_ok=True)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        raise StageError(f"--out-dir: cannot create the folder {out_dir}: {e.strerror or e}") from None
     video = os.path.join(out_dir, "demo.mp4")
     output = video + (",preview" if preview else "")
     pipeline = make_pipeline(settings.replace({"output": output}))
@@ -78,6 +81,6 @@ def demo(settings: Settings, out_dir: str = "out", frames: int = 150, preview: b
         pipeline.close()
     still = os.path.join(out_dir, "demo.png")
     if last is not None:
-        cv2.imwrite(still, side_by_side(*last))
+        atomic.write_image(still, side_by_side(*last))  # whole, or not at all (a full disk: one line)
     log(f"wrote {video} ({n} frames) and {still} (before | after)")
     return 0

@@ -7,14 +7,21 @@ generated from SCHEMA or validated by `validate()`.
 from __future__ import annotations
 
 import json
+import os
 import re
+import reprlib
+import stat
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-ENGINES = ("selfie", "selfie-landscape", "hsv", "plate")
+ENGINES = ("selfie", "selfie-landscape", "hsv", "plate", "rvm")
 EFFECTS = ("blur", "privacy", "image", "color", "none")
 COMMANDS = ("toggle", "privacy", "cycle_engine", "learn_background", "create_source")
 PASSWORD_ENV = "BGBLUR_OBS_PASSWORD"  # the websocket password reaches the core here, never on argv
+# The pipeline stage a setting belongs to, by its group (a row's `stage=` overrides): a change rebuilds
+# only the stages it names. "overlay": drawn by the pipeline's output step, nothing to rebuild.
+STAGE_OF_GROUP = {"camera": "source", "output": "sink", "engine": "segmenter", "refine": "refiner",
+                  "effect": "compositor", "obs": "control"}
 
 
 class SettingsError(ValueError):
@@ -35,6 +42,11 @@ class Setting:
     odd: bool = False
     secret: bool = False
     label: str = ""
+    stage: str = ""  # empty: STAGE_OF_GROUP[group]
+
+    def __post_init__(self):
+        if not self.stage:
+            object.__setattr__(self, "stage", STAGE_OF_GROUP[self.group])
 
     @property
     def flag(self) -> str:
@@ -78,20 +90,23 @@ def _s(name, type_, default, help, group, **kw) -> Setting:
 
 SCHEMA: tuple[Setting, ...] = (
     # io
-    _s("input", str, "auto", "Video source: 'auto' (webcam, else synthetic), a camera index, /dev/videoN, a video or image file, or 'synthetic'.", "camera", label="Input"),
-    _s("output", str, "virtualcam", "Where the result goes, comma-separated: virtualcam, obs-stream[:PORT], preview, null, or a .mp4/.avi/.png/.jpg path.", "output", label="Output"),
+    _s("input", str, "auto", "Video source: 'auto' (webcam, else synthetic), a camera index, /dev/videoN, a video or image file, a folder of images or a pattern like frames/%05d.jpg, or 'synthetic'.", "camera", label="Input"),
+    _s("output", str, "auto", "Where the result goes, comma-separated: auto (the virtual camera, or obs-stream when there is no virtual camera device), virtualcam, obs-stream[:PORT], preview, null, or a .mp4/.avi/.png/.jpg path.", "output", label="Output"),
     _s("width", int, 1280, "Requested camera width (the camera may pick the nearest it supports).", "camera", unit="px", min=160, max=3840),
     _s("height", int, 720, "Requested camera height.", "camera", unit="px", min=120, max=2160),
     _s("fps", int, 30, "Requested camera frame rate, and the virtual camera's rate.", "camera", unit="fps", min=1, max=120),
     _s("mjpg", bool, True, "Ask the camera for MJPG, which most webcams need for 720p and above at 30 fps.", "camera"),
     _s("loop", bool, True, "Loop a video file input when it ends.", "camera"),
+    _s("wait_for_camera", bool, False, "A camera that does not open at start: show a 'camera lost' placeholder and keep retrying instead of stopping (the OBS script turns this on).", "camera"),
     _s("vcam_device", str, "", "Virtual camera device, e.g. /dev/video10 (empty: the first one found).", "output"),
     _s("vcam_backend", str, "", "pyvirtualcam backend, e.g. v4l2loopback, obs, unitycapture (empty: the OS default).", "output"),
     # engine and the seed method's thresholds
-    _s("enabled", bool, True, "Apply the effect; off passes the camera through untouched.", "engine", label="Enabled"),
-    _s("engine", str, "selfie", "Person segmenter: selfie and selfie-landscape (neural), hsv (seed method), plate (learned clean background).", "engine", choices=ENGINES),
-    _s("model_path", str, "", "A .tflite person-segmentation model of your own (empty: the engine's built-in model).", "engine"),
-    _s("threads", int, 1, "OpenCV worker threads for the per-frame work (0: one per CPU core). 1 uses the least CPU per frame.", "engine", min=0, max=64),
+    _s("enabled", bool, True, "Apply the effect; off passes the camera through untouched.", "engine", label="Enabled", stage="compositor"),
+    _s("engine", str, "selfie", "Person segmenter: selfie and selfie-landscape (neural), hsv (seed method), plate (learned clean background), rvm (Robust Video Matting: opt-in, a soft matte at about 5x selfie's CPU; its model is GPL-3.0 licensed, downloaded on first use and never shipped).", "engine", choices=ENGINES),
+    _s("model_path", str, "", "A person-segmentation model of your own, .tflite for selfie engines, .onnx for rvm (empty: the engine's built-in model).", "engine"),
+    _s("runtime", str, "auto", "Inference runtime: auto (LiteRT for .tflite and onnxruntime for .onnx where installed, else OpenCV DNN), litert, onnxruntime or opencv. One that cannot load falls back to OpenCV DNN.", "engine", choices=("auto", "litert", "onnxruntime", "opencv")),
+    _s("rvm_size", int, 256, "rvm engine: the longer side of the model's input; the shorter follows the frame's shape. Larger is finer and slower (GPL-3.0 model).", "engine", unit="px", min=128, max=640),
+    _s("threads", int, 1, "Worker threads of OpenCV and of the inference runtime for the per-frame work (0: one per CPU core). 1 uses the least CPU per frame.", "engine", min=0, max=64),
     _s("hsv_h_min", int, 0, "hsv engine: lowest hue counted as foreground.", "engine", min=0, max=180, label="HSV hue min"),
     _s("hsv_h_max", int, 180, "hsv engine: highest hue counted as foreground.", "engine", min=0, max=180, label="HSV hue max"),
     _s("hsv_s_min", int, 75, "hsv engine: lowest saturation counted as foreground.", "engine", min=0, max=255, label="HSV saturation min"),
@@ -102,21 +117,20 @@ SCHEMA: tuple[Setting, ...] = (
     _s("plate_path", str, "", "plate engine: where the learned background is saved (empty: the user cache).", "engine"),
     # refinement
     _s("refine", str, "auto", "Mask refinement: auto (on for neural and plate, off for hsv so it stays seed-exact), on or off.", "refine", choices=("auto", "on", "off")),
-    _s("mask_threshold", float, 0.6, "Person probability that counts as person (0.6 offsets the outward feather).", "refine", min=0.0, max=1.0),
+    _s("mask_threshold", float, 0.6, "Person probability that counts as person (0.6 fits human-drawn outlines better than 0.5).", "refine", min=0.0, max=1.0),
     _s("soft_mask", bool, True, "Keep a soft alpha around the threshold instead of a hard cut.", "refine"),
-    _s("temporal", float, 0.8, "Temporal smoothing (0 off): the previous mask follows the motion and is averaged in where it fits; a moving edge is never more than a frame behind.", "refine", min=0.0, max=0.95),
-    _s("min_region", float, 0.5, "Remove islands and fill holes smaller than this share of the frame.", "refine", unit="%", min=0.0, max=10.0),
-    _s("feather", int, 5, "Edge fade outward into the background, at output resolution.", "refine", unit="px", min=0, max=100),
+    _s("temporal", float, 0.5, "Temporal smoothing (0 off): the previous mask follows the motion and is averaged in where it fits; a moving edge is never more than a frame behind.", "refine", min=0.0, max=0.95),
+    _s("min_region", float, 0.0, "Remove islands and fill holes smaller than this share of the frame (0 off: on human-drawn masks it costs more than it gains).", "refine", unit="%", min=0.0, max=10.0),
+    _s("feather", int, 2, "Edge fade outward into the background, at output resolution.", "refine", unit="px", min=0, max=100),
     _s("edge_refine", bool, True, "Snap mask edges to the frame's own edges (guided filter).", "refine"),
     # effect
     _s("effect", str, "blur", "blur the background, privacy (blur everything), image or color replacement, or none.", "effect", choices=EFFECTS),
-    _s("blur_method", str, "fast", "exact: the seed's full-resolution Gaussian; fast: a visually equivalent blur at reduced resolution.", "effect", choices=("exact", "fast")),
-    _s("blur_kernel", int, 25, "Blur strength: Gaussian kernel size (odd).", "effect", unit="px", min=1, max=255, odd=True, label="Blur strength"),
-    _s("blur_sigma", float, 0.0, "Gaussian sigma (0: derived from the kernel size, as in the seed).", "effect", unit="px", min=0.0, max=100.0),
+    _s("blur_method", str, "fast", "fast: a Gaussian of blur_strength, computed at reduced resolution; exact: the seed's own 25x25 Gaussian at full resolution (byte-exact with the seed, weak at high resolutions; blur_strength does not apply).", "effect", choices=("exact", "fast")),
+    _s("blur_strength", float, 1.5, "Blur and privacy strength: the Gaussian's sigma as a share of the frame height, so it looks the same at every resolution (1.5 leaves whiteboard writing unreadable from 480p to 1080p).", "effect", unit="%", min=0.1, max=5.0, label="Blur strength"),
     _s("background_image", str, "", "Image that replaces the background (effect image), scaled to cover.", "effect"),
     _s("background_color", str, "#00ff00", "Colour that replaces the background (effect color), as #rrggbb.", "effect"),
     _s("light_wrap", float, 0.0, "Let the new background's light spill onto the person's edge (0 off).", "effect", min=0.0, max=1.0),
-    _s("show_fps", bool, False, "Draw the seed's green FPS label onto the video.", "effect"),
+    _s("show_fps", bool, False, "Draw the seed's green FPS label onto the video.", "effect", stage="overlay"),
     # obs-websocket
     _s("obs_enabled", bool, False, "Connect to OBS over obs-websocket (v5) for scene presets, remote control and status.", "obs"),
     _s("obs_host", str, "127.0.0.1", "obs-websocket host.", "obs"),
@@ -128,12 +142,104 @@ SCHEMA: tuple[Setting, ...] = (
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SCHEMA}
 DEFAULTS: dict[str, Any] = {s.name: s.default for s in SCHEMA}
-_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}\Z")  # \Z: "$" would let a trailing newline through
+
+# -- input and output: parsed once, at validation, into typed values -------------------------
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".pgm", ".ppm")  # the one list
+VIDEO_FOURCC = {".mp4": "mp4v", ".avi": "MJPG"}  # video file outputs and their codecs
+OBS_STREAM_PORT = 8765  # obs-stream's port when none is given
+LIVE_OUTPUTS = ("auto", "virtualcam", "obs-stream", "preview")  # watched live: sources pace themselves
+INPUTS_HELP = ("auto, synthetic, a camera index, /dev/videoN, a video or image file, "
+               "an image folder or a numbered pattern like frames/%05d.jpg")
+OUTPUTS_HELP = "auto, virtualcam, obs-stream[:PORT], preview, null, or a .mp4/.avi/.png/.jpg path"
+NUMBERED = re.compile(r"%0?(\d*)d")  # the number in a numbered image sequence, frames/%05d.jpg
+
+
+def is_image(path: str) -> bool:
+    return os.path.splitext(path)[1].lower() in IMAGE_EXTS
+
+
+@dataclass(frozen=True)
+class Input:
+    kind: str  # auto, synthetic, camera, image, images (a folder or a numbered pattern), video
+    target: int | str = ""  # camera: the index or /dev/videoN; files: the path
+
+
+@dataclass(frozen=True)
+class Output:
+    kind: str  # auto, virtualcam, obs-stream, preview, null, video, image
+    path: str = ""  # video and image files
+    port: int | None = None  # obs-stream (0: any free port)
+
+    @property
+    def live(self) -> bool:
+        return self.kind in LIVE_OUTPUTS
+
+
+def parse_input(text: str) -> Input:
+    spec = text.strip()
+    if not spec:
+        raise SettingsError(f"input: empty; use {INPUTS_HELP}")
+    if spec in ("auto", "synthetic"):
+        return Input(spec)
+    if spec.isascii() and spec.isdigit():
+        return Input("camera", int(spec))
+    if re.fullmatch(r"/dev/video\d+", spec):
+        return Input("camera", spec)
+    if os.path.isdir(spec) or (is_image(spec) and NUMBERED.search(os.path.basename(spec))):
+        return Input("images", spec)
+    return Input("image" if is_image(spec) else "video", spec)
+
+
+def _parse_one_output(part: str) -> Output:
+    if part in ("auto", "virtualcam", "preview", "null"):
+        return Output(part)
+    name, colon, port = part.partition(":")
+    if name == "obs-stream":
+        if not colon:
+            return Output(name, port=OBS_STREAM_PORT)
+        if not (port.isascii() and port.isdigit() and int(port) <= 65535):
+            raise SettingsError(f"output: {part!r} has a bad port; expected obs-stream or obs-stream:PORT "
+                                "with PORT 0..65535 (0: any free port)")
+        return Output(name, port=int(port))
+    ext = os.path.splitext(part)[1].lower()
+    if ext == ".pgm":  # readable, but a grey-only format
+        raise SettingsError(f"output: {part!r}: .pgm holds grey images only; use .ppm or .png for colour")
+    if ext in VIDEO_FOURCC or ext in IMAGE_EXTS:
+        return Output("video" if ext in VIDEO_FOURCC else "image", path=part)
+    raise SettingsError(f"output: {part!r} is not a known output; use {OUTPUTS_HELP}")
+
+
+def parse_output(text: str) -> tuple[Output, ...]:
+    """The comma-separated outputs, in order."""
+    outputs = tuple(_parse_one_output(p.strip()) for p in text.split(",") if p.strip())
+    if not outputs:
+        raise SettingsError(f"output: empty; use {OUTPUTS_HELP}")
+    return outputs
+
+
+class _Shown(reprlib.Repr):
+    """repr() cut short: a 10 MB value or a 5,000-digit number is not echoed in full."""
+
+    def repr_int(self, x, level):
+        return reprlib.Repr.repr_int(self, x, level) if x.bit_length() < 256 else "<a very long number>"
+
+
+_SHOWN = _Shown()
+_SHOWN.maxstring = _SHOWN.maxother = _SHOWN.maxlong = 80
+_SHOWN.maxlevel = 3
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """A value as an error line shows it: its repr, at most `limit` characters."""
+    text = _SHOWN.repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def coerce(setting: Setting, value: Any) -> Any:
     """Turn `value` (a JSON value or a CLI string) into the setting's type, or raise SettingsError."""
-    bad = SettingsError(f"{setting.name}: {value!r} is not allowed; expected {setting.allowed()}")
+    what = f"a value of type {type(value).__name__}" if setting.secret else shown(value)  # never echo a secret
+    bad = SettingsError(f"{setting.name}: {what} is not allowed; expected {setting.allowed()}")
     t = setting.type
     if t is bool:
         if isinstance(value, bool):
@@ -165,7 +271,10 @@ def coerce(setting: Setting, value: Any) -> Any:
                 raise bad from None
         if not isinstance(value, (int, float)) or value != value:
             raise bad
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an integer beyond any float
+            raise bad from None
     elif t is str:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and setting.name == "input":
             value = str(value)
@@ -189,12 +298,17 @@ def coerce(setting: Setting, value: Any) -> Any:
 
 
 class Settings(Mapping):
-    """A validated, immutable set of all settings; read as `s.engine` or `s["engine"]`."""
+    """A validated, immutable set of all settings; read as `s.engine` or `s["engine"]`.
 
-    __slots__ = ("_values",)
+    `input_spec` and `outputs` are `input` and `output` parsed (an Input, a tuple of Output).
+    """
+
+    __slots__ = ("_values", "input_spec", "outputs")
 
     def __init__(self, values: Mapping[str, Any]):
         object.__setattr__(self, "_values", dict(values))
+        object.__setattr__(self, "input_spec", parse_input(self._values["input"]))
+        object.__setattr__(self, "outputs", parse_output(self._values["output"]))
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -240,7 +354,7 @@ def check_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in changes.items():
         setting = BY_NAME.get(name)
         if setting is None:
-            raise SettingsError(f"{name}: unknown setting; see `bgblur settings` for the list")
+            raise SettingsError(f"{shown(str(name))[1:-1]}: unknown setting; see `bgblur settings` for the list")
         out[name] = coerce(setting, value)
     return out
 
@@ -253,15 +367,50 @@ def validate(values: Mapping[str, Any] | None = None, **kw: Any) -> Settings:
         if merged[lo] > merged[hi]:
             raise SettingsError(f"{lo}: {merged[lo]} is above {hi} ({merged[hi]}); the lower bound must not exceed the upper")
     if not _COLOR.match(merged["background_color"]):
-        raise SettingsError(f"background_color: {merged['background_color']!r} is not allowed; expected #rrggbb")
+        raise SettingsError(f"background_color: {shown(merged['background_color'])} is not allowed; expected #rrggbb")
     for scene, preset in merged["scene_presets"].items():
         try:
-            check_changes(preset)
+            checked = check_changes(preset)
+            for name, parse in (("input", parse_input), ("output", parse_output)):
+                if name in checked:
+                    parse(checked[name])
         except SettingsError as e:
-            raise SettingsError(f"scene_presets[{scene!r}]: {e}") from None
+            raise SettingsError(f"scene_presets[{shown(scene)}]: {e}") from None
         if "scene_presets" in preset:
-            raise SettingsError(f"scene_presets[{scene!r}]: a preset cannot contain scene_presets")
+            raise SettingsError(f"scene_presets[{shown(scene)}]: a preset cannot contain scene_presets")
     return Settings(merged)
+
+
+_JSON_TYPES = {list: "an array", str: "a string", type(None): "null", bool: "true/false", int: "a number", float: "a number"}
+
+
+SETTINGS_FILE_MAX = 1024 * 1024
+
+
+def load_file(path: str) -> dict:
+    """The JSON object in a settings file; one-line SettingsError if it is unreadable or not an object."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the open forever
+            raise SettingsError(f"settings file {path}: not a regular file; give a .json file")
+        with open(path, "rb") as f:
+            data = f.read(SETTINGS_FILE_MAX + 1)
+    except OSError as e:
+        raise SettingsError(f"settings file {path}: cannot read it: {e.strerror or e}") from None
+    if len(data) > SETTINGS_FILE_MAX:
+        raise SettingsError(f"settings file {path}: larger than {SETTINGS_FILE_MAX // 1024} KB; is it the right file?")
+    try:
+        value = json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise SettingsError(f"settings file {path}: not UTF-8 text; save it as UTF-8 JSON") from None
+    except json.JSONDecodeError as e:
+        raise SettingsError(f"settings file {path}: not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    except (RecursionError, ValueError) as e:  # json's nesting and integer-size limits
+        why = "it nests too deeply" if isinstance(e, RecursionError) else "a number in it is too long"
+        raise SettingsError(f"settings file {path}: not usable JSON: {why}") from None
+    if not isinstance(value, dict):
+        raise SettingsError(f"settings file {path}: expected a JSON object like {{\"engine\": \"hsv\"}}, "
+                            f"got {_JSON_TYPES.get(type(value), type(value).__name__)}")
+    return value
 
 
 def from_json(text: str) -> Settings:

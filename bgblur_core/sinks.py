@@ -1,7 +1,8 @@
 """Sinks: virtual camera, OBS stream, video or image file, preview window, null.
 
 Every sink has `.send(frame)`, `.close()`, `.name` and works as a context manager; `send` checks
-the frame's shape and dtype like pyvirtualcam does. `open_sinks()` builds them from `output`.
+the frame's shape and dtype like pyvirtualcam does. `open_sinks()` builds them from `settings.outputs`
+(the `output` setting, parsed at validation) through a registry of kinds (`register_sink`).
 A sink that wants the pipeline to stop (the preview's `q`) sets `.stop_requested`.
 """
 from __future__ import annotations
@@ -9,25 +10,20 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from typing import Callable
 
 import cv2
 import numpy as np
 
+from . import atomic
+from .log import log
+from .settings import OBS_STREAM_PORT, VIDEO_FOURCC, Output
 from .stages import Closeable, StageError
 
-LIVE = ("virtualcam", "obs-stream", "preview")
-VIDEO_FOURCC = {".mp4": "mp4v", ".avi": "MJPG"}
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp")
-OUTPUTS_HELP = "virtualcam, obs-stream[:PORT], preview, null, or a .mp4/.avi/.png/.jpg path"
 
-
-def output_parts(output: str) -> list[str]:
-    return [p.strip() for p in output.split(",") if p.strip()]
-
-
-def is_live(output: str) -> bool:
+def is_live(outputs: tuple[Output, ...]) -> bool:
     """True when any output is watched live (virtual camera, OBS stream, preview): sources pace themselves."""
-    return any(p.split(":")[0] in LIVE for p in output_parts(output))
+    return any(o.live for o in outputs)
 
 
 class BaseSink(Closeable):
@@ -54,6 +50,18 @@ class NullSink(BaseSink):
     name = "null"
 
 
+def close_all(sinks) -> None:
+    """Close every sink, even when one fails (a file that came out incomplete); then raise the first error."""
+    error = None
+    for sink in sinks:
+        try:
+            sink.close()
+        except StageError as e:
+            error = error or e
+    if error is not None:
+        raise error
+
+
 # -- virtual camera -------------------------------------------------------------------
 def vcam_howto() -> str:
     """How to get a virtual camera device on this OS, in one sentence."""
@@ -64,6 +72,13 @@ def vcam_howto() -> str:
         return ("install OBS Studio 30+ and click Start Virtual Camera once, then allow its system extension "
                 "in System Settings (a restart may be needed)")
     return "install OBS Studio 26.1+ (it registers the OBS Virtual Camera) and click Start Virtual Camera once"
+
+
+def vcam_backends() -> str:
+    """pyvirtualcam's built-in backends on this OS, as its documentation lists them."""
+    if sys.platform.startswith("linux"):
+        return "v4l2loopback"
+    return "obs" if sys.platform == "darwin" else "obs or unitycapture"
 
 
 def _vcam_error(message: str, device: str) -> str:
@@ -83,17 +98,23 @@ class VirtualCamSink(BaseSink):
     def __init__(self, size: tuple[int, int], fps: float, device: str = "", backend: str = ""):
         super().__init__(size)
         import pyvirtualcam
-        from pyvirtualcam.camera import BACKENDS
         self.cam = None
-        if backend and backend not in BACKENDS:
-            raise StageError(f"output virtualcam: backend {backend!r} is not available here; "
-                             f"use one of {', '.join(BACKENDS)} (or leave vcam_backend empty)")
+        unknown_backend = False
+        previous_hook, sys.unraisablehook = sys.unraisablehook, lambda _: None  # see below
         try:
             self.cam = pyvirtualcam.Camera(size[0], size[1], fps, fmt=pyvirtualcam.PixelFormat.BGR,
                                            device=device or None, backend=backend or None)
+        except KeyError:  # no backend of that name on this OS; the half-built Camera's __del__ then
+            unknown_backend = True  # fails as this block ends: the hook above keeps that off stderr
         except (RuntimeError, ValueError) as e:
             raise StageError(_vcam_error(str(e), device)) from None
-        self.name = f"virtualcam {self.cam.device}"
+        finally:
+            sys.unraisablehook = previous_hook
+        if unknown_backend:
+            raise StageError(f"output virtualcam: backend {backend!r} is not available here; "
+                             f"use {vcam_backends()} (or leave vcam_backend empty)")
+        self.device = self.cam.device  # for the pipeline's status (the OBS input that shows it)
+        self.name = f"virtualcam {self.device}"
 
     def send(self, frame: np.ndarray) -> None:
         self.check(frame)
@@ -106,38 +127,13 @@ class VirtualCamSink(BaseSink):
             self.cam = None
 
 
-# -- files ----------------------------------------------------------------------------
-def _writable_temp(path: str) -> str:
-    """A temp name next to `path`, created and checked now so a bad path fails before any processing."""
-    folder = os.path.dirname(os.path.abspath(path))
-    stem, ext = os.path.splitext(os.path.basename(path))
-    if os.path.isdir(path):
-        raise StageError(f"output: cannot write {path!r}: it is a directory")
-    if not os.path.isdir(folder):
-        why = "its folder is not a folder" if os.path.exists(folder) else "no such folder"
-        raise StageError(f"output: cannot write {path!r}: {why}")
-    temp = os.path.join(folder, f".{stem}.part{ext}")
-    try:
-        with open(temp, "wb"):
-            pass
-    except OSError as e:
-        raise StageError(f"output: cannot write {path!r}: {(e.strerror or str(e)).lower()}") from None
-    return temp
-
-
+# -- files: written whole or not at all (see atomic.py) ---------------------------------
 class _FileSink(BaseSink):
     def __init__(self, path: str, size: tuple[int, int]):
         super().__init__(size)
         self.path, self.name = path, path
-        self.temp = _writable_temp(path)
+        self.temp = atomic.writable_temp(path)
         self.frames = 0
-
-    def _finish(self, ok: bool) -> None:
-        """Move the temp file into place, or remove it when nothing (valid) was written."""
-        if ok and self.frames:
-            os.replace(self.temp, self.path)
-        elif os.path.exists(self.temp):
-            os.remove(self.temp)
 
 
 class VideoFileSink(_FileSink):
@@ -145,8 +141,10 @@ class VideoFileSink(_FileSink):
         super().__init__(path, size)
         fourcc = cv2.VideoWriter_fourcc(*VIDEO_FOURCC[os.path.splitext(path)[1].lower()])
         self.writer = cv2.VideoWriter(self.temp, fourcc, float(fps), size)
+        self._log_level = cv2.utils.logging.getLogLevel()  # a failed write is reported by close(), in one line,
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # not as a warning per frame
         if not self.writer.isOpened():
-            self._finish(False)
+            self.close()
             raise StageError(f"output: cannot write {path!r}: OpenCV has no video writer for it")
 
     def send(self, frame: np.ndarray) -> None:
@@ -155,10 +153,19 @@ class VideoFileSink(_FileSink):
         self.frames += 1
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.release()
-            self.writer = None
-            self._finish(True)
+        """Move the finished video into place; a video that came out incomplete is removed, raising StageError."""
+        if self.writer is None:
+            return
+        self.writer.release()
+        self.writer = None
+        cv2.utils.logging.setLogLevel(self._log_level)
+        if not self.frames:
+            atomic.discard(self.temp)
+        elif atomic.video_complete(self.temp, self.frames):
+            os.replace(self.temp, self.path)
+        else:
+            atomic.discard(self.temp)
+            raise atomic.write_failed(self.path, "the video came out incomplete (is the disk full?)")
 
 
 class ImageFileSink(_FileSink):
@@ -166,7 +173,6 @@ class ImageFileSink(_FileSink):
 
     def __init__(self, path: str, size: tuple[int, int]):
         super().__init__(path, size)
-        self.ext = os.path.splitext(path)[1].lower()
         self.last = np.empty(self._shape, np.uint8)
         self.closed = False
 
@@ -179,13 +185,9 @@ class ImageFileSink(_FileSink):
         if self.closed:
             return
         self.closed = True
-        ok = False
+        atomic.discard(self.temp)
         if self.frames:
-            ok, data = cv2.imencode(self.ext, self.last)
-            if ok:
-                with open(self.temp, "wb") as f:
-                    f.write(data.tobytes())
-        self._finish(ok)
+            atomic.write_image(self.path, self.last)
 
 
 # -- preview window -------------------------------------------------------------------
@@ -274,43 +276,59 @@ class PreviewSink(BaseSink):
                 pass
 
 
-# -- dispatch -------------------------------------------------------------------------
-def _obs_stream(part: str, size, fps):
-    from .obsstream import ObsStreamSink, stream_port
-    return ObsStreamSink(stream_port(part), size, fps)
+# -- the registry ---------------------------------------------------------------------
+# output kind (settings.Output.kind) -> factory(spec, settings, size, fps) -> an open sink
+SINKS: dict[str, Callable] = {}
 
 
-def open_sink(part: str, settings, size: tuple[int, int], fps: float | None = None):
-    fps = fps or settings.fps
-    kind = part.split(":")[0]
-    if part == "null":
-        return NullSink(size)
-    if part == "virtualcam":
+def register_sink(kind: str, factory: Callable) -> None:
+    SINKS[kind] = factory
+
+
+def _obs_stream(spec: Output, settings, size, fps):
+    from .obsstream import ObsStreamSink
+    return ObsStreamSink(spec.port, size, fps)
+
+
+def _auto(spec: Output, settings, size, fps):
+    """The virtual camera; without a device, obs-stream on its default port (needs no driver), saying so."""
+    try:
         return VirtualCamSink(size, settings.fps, settings.vcam_device, settings.vcam_backend)
-    if part == "preview":
-        return PreviewSink(size)
-    if kind == "obs-stream":
-        return _obs_stream(part, size, fps)
-    ext = os.path.splitext(part)[1].lower()
-    if ext in VIDEO_FOURCC:
-        return VideoFileSink(part, size, fps)
-    if ext in IMAGE_EXTS:
-        return ImageFileSink(part, size)
-    raise StageError(f"output: {part!r} is not a known output; use {OUTPUTS_HELP}")
+    except StageError as e:
+        sink = _obs_stream(Output("obs-stream", port=OBS_STREAM_PORT), settings, size, fps)
+        log(f"{str(e).removeprefix('output ')}; output auto: sending to obs-stream:{OBS_STREAM_PORT} instead "
+            "(OBS: a Media Source, or `bgblur obs-source`)")
+        return sink
+
+
+for _kind, _factory in (
+        ("null", lambda spec, settings, size, fps: NullSink(size)),
+        ("virtualcam", lambda spec, settings, size, fps: VirtualCamSink(size, settings.fps, settings.vcam_device,
+                                                                        settings.vcam_backend)),
+        ("auto", _auto),
+        ("preview", lambda spec, settings, size, fps: PreviewSink(size)),
+        ("obs-stream", _obs_stream),
+        ("video", lambda spec, settings, size, fps: VideoFileSink(spec.path, size, fps)),
+        ("image", lambda spec, settings, size, fps: ImageFileSink(spec.path, size))):
+    register_sink(_kind, _factory)
+
+
+def open_sink(spec: Output, settings, size: tuple[int, int], fps: float | None = None):
+    factory = SINKS.get(spec.kind)
+    if factory is None:
+        raise StageError(f"output: no sink for {spec.kind!r} outputs; registered: {', '.join(SINKS)}")
+    return factory(spec, settings, size, fps or settings.fps)
 
 
 def open_sinks(settings, size: tuple[int, int], fps: float | None = None) -> list:
-    """Every sink in the comma-separated `settings.output`, opened now (so bad paths fail first).
+    """Every sink in `settings.outputs`, opened now (so bad paths fail first).
 
     `fps`: the source's rate, used for video files and the OBS stream (default: settings.fps).
     """
-    parts = output_parts(settings.output)
-    if not parts:
-        raise StageError(f"output: empty; use {OUTPUTS_HELP}")
     sinks = []
     try:
-        for part in parts:
-            sinks.append(open_sink(part, settings, size, fps))
+        for spec in settings.outputs:
+            sinks.append(open_sink(spec, settings, size, fps))
     except BaseException:
         for sink in sinks:
             sink.close()

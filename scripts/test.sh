@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up (including OBS Studio and Xvfb for the end-to-end tests), then run the whole test suite.
+# Set up, including every program the tests run (OBS Studio, Xvfb, ffmpeg, xdotool, tesseract: see
+# scripts/setup.sh --test; a missing one fails the suite, naming it), then run the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test

@@ -1,6 +1,7 @@
 """Shared test fixtures: where the evaluation data lives, and the project's interpreter."""
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -9,6 +10,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 EVALDATA = SHARED / "evaldata"
+
+
+def require_tool(name: str) -> str:
+    """The path of an external program a test runs; a missing one fails (never skips) naming it."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed: scripts/test.sh installs every program the tests run", pytrace=False)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """A real OBS Studio (29, Debian's obs-studio) running headless for end-to-end tests.
 
     with ObsInstance(tmp_path, scenes=("Scene", "BRB"), scripts=((script, {"output": "obs-stream"}),)) as obs:
-        client = obs.client()                 # a connected obswebsocket.obsws (protocol v5)
+        client = obs.client()                 # a connected obs_client.Client (an obsws, protocol v5)
         img = screenshot(client, "bgblur", 640)
 
 Each instance gets its own Xvfb display, HOME, XDG_RUNTIME_DIR, global.ini (obs-websocket
@@ -9,7 +9,8 @@ enabled on a free port with a password), profile and scene collection (scenes pl
 Python scripts listed in `modules.scripts-tool` with their saved settings). Every process it
 starts is killed on `quit()`, on leaving the `with` block, and at interpreter exit. When
 OBS cannot start, `start()` raises ObsStartError carrying the tail of OBS's log, so the
-test fails (never skips) with the reason in view.
+test fails (never skips) with the reason in view. `quit()` returns OBS's exit code; OBS 29's
+own segfault after a complete teardown counts as 0 (see `crashed_after_teardown`), no other crash.
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ from typing import Any, Callable, Iterable, Sequence
 import cv2
 import numpy as np
 from obswebsocket import obsws, requests as obsreq
+
+from bgblur_core.control.obs_client import Client  # obsws that survives over-deep events, as the core uses it
 
 COLLECTION = "bgblur-test"
 PROFILE = "bgblur-test"
@@ -58,20 +61,36 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: floa
         time.sleep(interval)
 
 
-def _scene_source(name: str) -> dict:
-    return {"id": "scene", "versioned_id": "scene", "name": name, "uuid": str(uuid.uuid4()),
-            "settings": {"custom_size": False, "id_counter": 0, "items": []},
+def _source(kind: str, name: str, settings: dict) -> dict:
+    return {"id": kind, "versioned_id": kind, "name": name, "uuid": str(uuid.uuid4()), "settings": settings,
             "enabled": True, "flags": 0, "mixers": 0, "muted": False, "volume": 1.0,
             "private_settings": {}, "filters": [], "hotkeys": {}}
 
 
-def scene_collection(scenes: Sequence[str], scripts: Iterable[tuple[str | os.PathLike, dict]] = ()) -> dict:
+def scene_item(name: str, item_id: int, pos=(0.0, 0.0), bounds=(0.0, 0.0), bounds_type: int = 0,
+               crop=(0, 0, 0, 0), visible: bool = True) -> dict:
+    """A scene item as OBS saves it; bounds_type 2 = OBS_BOUNDS_SCALE_INNER; crop = (left, top, right, bottom)."""
+    left, top, right, bottom = crop
+    return {"name": name, "id": item_id, "visible": visible, "locked": False, "rot": 0.0, "align": 5,
+            "pos": {"x": pos[0], "y": pos[1]}, "scale": {"x": 1.0, "y": 1.0},
+            "bounds_type": bounds_type, "bounds_align": 0, "bounds": {"x": bounds[0], "y": bounds[1]},
+            "crop_left": left, "crop_top": top, "crop_right": right, "crop_bottom": bottom,
+            "scale_filter": "disable", "group_item_backup": False, "private_settings": {}}
+
+
+def scene_collection(scenes: Sequence[str], scripts: Iterable[tuple[str | os.PathLike, dict]] = (),
+                     inputs: Sequence[tuple[str, str, dict]] = (), items: dict[str, list[dict]] | None = None) -> dict:
+    """A scene collection: `scenes`, `inputs` as (kind, name, settings), `items` = {scene: [scene_item(...), ...]}
+    (bottom first), and the scripts with their saved settings."""
+    items = items or {}
+    scene_sources = [_source("scene", s, {"custom_size": False, "id_counter": len(items.get(s, ())),
+                                          "items": items.get(s, [])}) for s in scenes]
     return {
         "name": COLLECTION,
         "current_scene": scenes[0],
         "current_program_scene": scenes[0],
         "scene_order": [{"name": s} for s in scenes],
-        "sources": [_scene_source(s) for s in scenes],
+        "sources": scene_sources + [_source(kind, name, settings) for kind, name, settings in inputs],
         "groups": [],
         "transitions": [],
         "current_transition": "Cut",
@@ -99,13 +118,15 @@ class ObsInstance:
     def __init__(self, tmp_path: str | os.PathLike, scenes: Sequence[str] = ("Scene",),
                  scripts: Iterable[tuple[str | os.PathLike, dict]] = (), password: str = "secret",
                  port: int | None = None, canvas: tuple[int, int] = (640, 360), fps: int = 30,
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, inputs: Sequence[tuple[str, str, dict]] = (),
+                 items: dict[str, list[dict]] | None = None):
         self.root = Path(tmp_path) / f"obs-{uuid.uuid4().hex[:8]}"
         self.home = self.root / "home"
         self.config_dir = self.home / ".config" / "obs-studio"
         self.runtime_dir = self.root / "run"
         self.scenes = tuple(scenes)
         self.scripts = [(Path(p), dict(s)) for p, s in scripts]
+        self.inputs, self.items = list(inputs), dict(items or {})
         self.password = password
         self.port = port or free_port()
         self.canvas = canvas
@@ -146,7 +167,14 @@ class ObsInstance:
     def write_scene_collection(self) -> None:
         """(Re)write the scene collection file from `scenes` and `scripts` (takes effect on start)."""
         path = self.config_dir / "basic" / "scenes" / f"{COLLECTION}.json"
-        path.write_text(json.dumps(scene_collection(self.scenes, self.scripts), indent=2))
+        path.write_text(json.dumps(scene_collection(self.scenes, self.scripts, self.inputs, self.items), indent=2))
+
+    def saved_collection(self) -> dict:
+        """The scene collection as OBS saved it (on quitting, or on a collection switch)."""
+        return json.loads((self.config_dir / "basic" / "scenes" / f"{COLLECTION}.json").read_text())
+
+    def save_collection(self, collection: dict) -> None:
+        (self.config_dir / "basic" / "scenes" / f"{COLLECTION}.json").write_text(json.dumps(collection))
 
     # -- processes ---------------------------------------------------------------------
     def _start_xvfb(self) -> None:
@@ -192,7 +220,7 @@ class ObsInstance:
             if self.proc.poll() is not None:
                 raise ObsStartError(f"OBS exited with code {self.proc.returncode} during start-up\n{self.log_tail()}")
             try:
-                client = obsws("127.0.0.1", self.port, self.password, timeout=10)
+                client = Client("127.0.0.1", self.port, self.password, legacy=False, timeout=10)
                 client.connect()
                 client.call(obsreq.GetVersion())
                 client.disconnect()
@@ -210,16 +238,18 @@ class ObsInstance:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def client(self, password: str | None = None, timeout: float = 10.0) -> obsws:
-        """A connected obs-websocket v5 client; disconnected by quit()."""
-        client = obsws("127.0.0.1", self.port, self.password if password is None else password, timeout=timeout)
+    def client(self, password: str | None = None, timeout: float = 10.0) -> Client:
+        """A connected obs-websocket v5 client (deep events cannot end its receive thread); disconnected by quit()."""
+        client = Client("127.0.0.1", self.port, self.password if password is None else password,
+                        legacy=False, timeout=timeout)
         client.connect()
         self._clients.append(client)
         return client
 
     def quit(self, timeout: float = 15.0) -> int | None:
         """Close OBS gracefully (SIGINT: OBS 29 shuts down cleanly and unloads its scripts;
-        SIGTERM would kill it at once), SIGKILL after `timeout`. Returns OBS's exit code.
+        SIGTERM would kill it at once), SIGKILL after `timeout`. Returns OBS's exit code, 0 for OBS 29's
+        own crash after a complete teardown (crashed_after_teardown).
         Processes OBS started are left alone, so a test can check `leftovers()`; close() kills them."""
         for client in self._clients:
             try:
@@ -235,7 +265,8 @@ class ObsInstance:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        return self.proc.wait()
+        code = self.proc.wait()
+        return 0 if code == -signal.SIGSEGV and crashed_after_teardown(self.log_text(), len(self.scripts)) else code
 
     def leftovers(self) -> list[tuple[int, str]]:
         """(pid, command line) of live processes started under this OBS (they carry its HOME)."""
@@ -295,8 +326,26 @@ class ObsInstance:
             path = getattr(self, "_stdout", None)
         return path.read_text(errors="replace") if path and path.exists() else ""
 
+    def script_log(self, script: str = "obs_bgblur.py") -> list[str]:
+        """The Script Log lines of `script` (the only script loaded) in the current OBS log, without OBS's time
+        stamp and prefix. OBS 29 sometimes tags a line printed from a timer "[Unknown Script]": those count."""
+        markers = (f"[Python: {script}] ", "[Unknown Script] ")
+        return [line.split(m, 1)[1] for line in self.log_text().splitlines() for m in markers if m in line]
+
     def log_tail(self, lines: int = 40) -> str:
         return "--- OBS log tail ---\n" + "\n".join(self.log_text().splitlines()[-lines:])
+
+
+def crashed_after_teardown(log: str, scripts: int) -> bool:
+    """Whether an OBS log that ends in a crash on quitting is OBS 29's own teardown crash: a Media Source on a
+    network input that (re)connected just before SIGINT makes OBS segfault in its Qt event loop right after
+    "All scene data cleared" (reproduced with no script loaded: a Media Source on a tcp y4m stream). Only when
+    the log shows the whole teardown done first (all `scripts` unloaded, all scene data cleared, nothing after)."""
+    shutdown = log.rfind("==== Shutting down ====")
+    tail = log[shutdown:].rstrip().splitlines() if shutdown >= 0 else []
+    unloaded = sum("[obs-scripting]: Unloaded python script:" in line for line in tail)
+    return (unloaded == scripts and len(tail) >= 3 and tail[-2].endswith("All scene data cleared")
+            and tail[-1].endswith("------"))
 
 
 def _terminate(proc: subprocess.Popen, timeout: float) -> int | None:
@@ -363,6 +412,54 @@ def screenshot(client: obsws, source_name: str, width: int, image_format: str = 
     if img is None:
         raise AssertionError(f"GetSourceScreenshot({source_name!r}) returned undecodable image data")
     return img
+
+
+class KnownPicture:
+    """A test input the hsv engine splits exactly: grey noise (background) around a saturated, textured
+    ellipse (person), written to `path`; measures how sharp each region of an OBS picture of it is."""
+
+    def __init__(self, path: Path, w: int = 640, h: int = 360):
+        rng = np.random.default_rng(7)
+        grey = rng.integers(40, 216, (h, w), dtype=np.uint8)
+        img = cv2.merge([grey, grey, grey])
+        hsv = np.dstack([rng.integers(0, 180, (h, w)), rng.integers(180, 256, (h, w)),
+                         rng.integers(120, 256, (h, w))]).astype(np.uint8)
+        person = np.zeros((h, w), np.uint8)
+        cv2.ellipse(person, (w // 2, h // 2 + 10), (110, 150), 0, 0, 360, 255, -1)
+        cv2.copyTo(cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR), person, img)
+        cv2.imwrite(str(path), img)
+        self.path, self.width = path, w
+        self.person = cv2.erode(person, np.ones((21, 21), np.uint8)) > 0
+        self.background = cv2.dilate(person, np.ones((61, 61), np.uint8)) == 0
+        self.background[:20], self.background[-20:], self.background[:, :20], self.background[:, -20:] = 0, 0, 0, 0
+        self.sharp_person, self.sharp_background = sharpness(img, self.person), sharpness(img, self.background)
+
+    def regions(self, client: obsws, source: str) -> tuple[float, float]:
+        """(person, background) sharpness of `source` now, relative to the input picture's."""
+        img = screenshot(client, source, self.width)
+        return sharpness(img, self.person) / self.sharp_person, sharpness(img, self.background) / self.sharp_background
+
+    def wait(self, client: obsws, source: str, predicate, what: str, timeout: float = 20.0) -> tuple[float, float]:
+        """Wait until predicate(person, background) holds for `source`'s picture; return the ratios."""
+        seen: list = []
+
+        def check():
+            try:
+                seen.append(self.regions(client, source))
+            except AssertionError as e:  # the source has no frame yet
+                seen.append(str(e))
+                return None
+            return seen[-1] if predicate(*seen[-1]) else None
+
+        try:
+            return wait_for(check, timeout, 0.3, what)
+        except AssertionError as e:
+            raise AssertionError(f"{e}; last (person, background) sharpness ratios or errors: {seen[-3:]}") from None
+
+
+BLURRED = (lambda person, background: person > 0.5 and background < 0.1)
+UNBLURRED = (lambda person, background: person > 0.5 and background > 0.5)
+ALL_BLURRED = (lambda person, background: person < 0.1 and background < 0.1)
 
 
 def sharpness(img: np.ndarray, region: tuple[int, int, int, int] | np.ndarray | None = None) -> float:

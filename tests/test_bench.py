@@ -8,7 +8,7 @@ import pytest
 BGBLUR = [sys.executable, "-m", "bgblur_core"]
 REQUIRED_KEYS = {"resolution", "config", "wall_ms", "cpu_ms", "seed_wall_ms", "seed_cpu_ms",
                  "speedup_wall", "speedup_cpu", "peak_rss_mb"}
-REQUIRED_CONFIGS = ["seed", "hsv-exact", "hsv-fast", "plate", "selfie", "selfie-landscape"]
+REQUIRED_CONFIGS = ["seed", "hsv-exact", "hsv-fast", "plate", "selfie", "selfie-landscape", "rvm"]
 
 
 def bench(*args, timeout=300):
@@ -54,6 +54,14 @@ def test_hsv_exact_is_byte_identical_to_the_seed_and_the_others_are_not(rows):
     assert by_name["hsv-fast"]["identical_to_seed"] is False
 
 
+def test_each_neural_configuration_names_the_runtime_that_ran_it(rows):
+    from bgblur_core.segment import runtime
+    by_name = {row["config"]: row for row in rows}
+    assert by_name["selfie"]["runtime"] == by_name["selfie-landscape"]["runtime"] == runtime.runtime_name("auto", "m.tflite")
+    assert by_name["rvm"]["runtime"] == runtime.runtime_name("auto", "m.onnx")
+    assert "runtime" not in by_name["hsv-fast"] and "runtime" not in by_name["seed"]
+
+
 def test_live_latency_is_measured_for_each_engine_configuration(rows):
     for row in measured(rows[1:]):
         assert row["latency_ms"] > 0 and row["latency_p95_ms"] >= row["latency_ms"], row["config"]
@@ -82,8 +90,9 @@ def test_input_video_is_used_at_its_own_size(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--resolution", "big"], "--resolution: 'big' is not WIDTHxHEIGHT"),
-    (["--frames", "0"], "--frames must be >= 1"),
-    (["--input", "/nonexistent/clip.mp4"], "--input: /nonexistent/clip.mp4 does not exist"),
+    (["--frames", "0"], "argument --frames: '0' is not allowed; expected an integer >= 1"),
+    (["--warmup", "-1"], "argument --warmup: '-1' is not allowed; expected an integer >= 0"),
+    (["--input", "/nonexistent/clip.mp4"], "input: cannot read '/nonexistent/clip.mp4': no such file"),
 ])
 def test_bad_arguments_give_one_line_errors(args, message):
     r = bench(*args)

@@ -79,6 +79,30 @@ def test_hard_path_is_the_seed_select():
     assert np.array_equal(out, np.where(alpha[..., None] == 255, FRAME, blurred))
 
 
+@pytest.mark.parametrize("size", [(960, 540), (640, 360)])
+def test_the_blur_looks_the_same_at_every_resolution(size):
+    """The strength is relative to the frame: a 1080p frame blurred then scaled down is the smaller frame blurred."""
+    from bgblur_core.sources import synthetic_frame
+    big = synthetic_frame(5, 1920, 1080)
+    small = cv2.resize(big, size, interpolation=cv2.INTER_AREA)
+    for strength in (0.5, 1.5, 4.0):
+        comp = Compositor(validate(blur_strength=strength), hard=False)
+        scaled = cv2.resize(comp.background(big), size, interpolation=cv2.INTER_AREA)
+        assert cv2.PSNR(scaled, comp.background(small)) >= 44, strength
+    seed = Compositor(validate(blur_method="exact"), hard=False)  # the seed's fixed 25 px kernel does not scale
+    assert cv2.PSNR(cv2.resize(seed.background(big), size, interpolation=cv2.INTER_AREA), seed.background(small)) < 35
+
+
+def test_a_stronger_blur_hides_more():
+    from bgblur_core.sources import synthetic_frame
+    frame = synthetic_frame(5, 1280, 720)
+    detail = []  # mean absolute step between neighbouring pixels
+    for strength in (0.2, 0.5, 1.5, 5.0):
+        grey = cv2.cvtColor(Compositor(validate(blur_strength=strength), hard=False).background(frame), cv2.COLOR_BGR2GRAY)
+        detail.append(np.abs(np.diff(grey.astype(np.float32), axis=1)).mean())
+    assert all(a > 1.5 * b for a, b in zip(detail, detail[1:])), detail
+
+
 def test_light_wrap_tints_the_persons_edge_only():
     alpha = np.zeros((H, W), np.uint8)
     alpha[20:100, 40:120] = 255
@@ -117,7 +141,7 @@ def test_pipeline_keeps_its_settings_when_the_background_image_is_bad(tmp_path, 
 
 
 @pytest.mark.parametrize("flags", [
-    ["--effect", "blur", "--blur-kernel", "45"],
+    ["--effect", "blur", "--blur-strength", "3"],
     ["--effect", "image", "--background-image", "BANDS", "--light-wrap", "0.5"],
     ["--effect", "color", "--background-color", "#00ff00"],
     ["--effect", "privacy"],

@@ -209,9 +209,32 @@ def test_eval_video_file_without_ground_truth_table():
     (["--images", "/nonexistent"], "--images: /nonexistent is not a folder"),
     (["--images", str(ROOT / "bgblur_core")], "no NAME.jpg (or .png) + NAME_mask.png pairs"),
     (["--images", str(ROOT), "--engine", "nope"], "invalid choice"),
-    (["--video", "/nonexistent.mp4", "--engine", "hsv"], "--video: cannot open /nonexistent.mp4"),
+    (["--video", "/nonexistent.mp4", "--engine", "hsv"], "--video: cannot read '/nonexistent.mp4': no such file"),
 ])
 def test_eval_bad_input_gives_one_line_errors(args, message):
     r = bgblur_eval(*args)
     assert r.returncode != 0
     assert message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_eval_reports_the_raw_model_next_to_each_refinement_step():
+    """Photos and a sequence: the raw model first, then each default step switched on in turn, ending at the default."""
+    from bgblur_core.evaluate import boundary_f, refinement_steps
+    from bgblur_core.settings import validate
+    from _seg_helpers import LUCIA, lucia, photo_alphas, raw_settings
+    r = bgblur_eval("--images", str(LUCIA), "--video", str(LUCIA), "--engine", "selfie", "hsv", "--json")
+    assert r.returncode == 0, r.stderr
+    photos, video, hsv_photos, hsv_video = [json.loads(line) for line in r.stdout.splitlines()]
+    labels = [label for label, _ in refinement_steps(validate())]
+    assert labels[0] == "raw" and len(labels) >= 3 and "+ temporal 0.5" in labels
+    for row in (photos, video):
+        assert [s["step"] for s in row["steps"]] == labels
+        assert row["steps"][-1]["mean_iou"] == row["mean_iou"]  # all steps on: the default itself
+    assert photos["steps"][-1]["boundary_f"] == photos["boundary_f"]
+    assert video["steps"][-1]["flicker"] == video["flicker"] and "flicker" not in photos["steps"][0]
+    frames, gts = lucia()
+    raw = photo_alphas(raw_settings(), frames)
+    assert photos["steps"][0]["mean_iou"] == pytest.approx(np.mean([iou(a, g) for a, g in zip(raw, gts)]), abs=1e-4)
+    assert photos["steps"][0]["boundary_f"] == pytest.approx(np.mean([boundary_f(a, g) for a, g in zip(raw, gts)]), abs=1e-4)
+    assert video["steps"][0]["mean_iou"] == photos["steps"][0]["mean_iou"]  # the raw model has no state
+    assert hsv_photos["steps"] == [] and hsv_video["steps"] == []  # the seed method is not refined

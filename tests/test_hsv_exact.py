@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from bgblur_core.pipeline import Stages
+from bgblur_core.refine import HardCut
 from bgblur_core.seed import seed_reference
 from bgblur_core.settings import validate
 
@@ -13,8 +14,7 @@ THRESHOLDS = [
     {"hsv_h_min": 5, "hsv_h_max": 30, "hsv_s_min": 20, "hsv_s_max": 200, "hsv_v_min": 10, "hsv_v_max": 250},
     {"hsv_s_min": 0, "hsv_v_min": 0},  # everything foreground
     {"hsv_s_min": 255, "hsv_v_min": 255, "hsv_h_max": 0},  # nearly nothing foreground
-    {"blur_kernel": 9},
-    {"blur_kernel": 41, "blur_sigma": 3.5},
+    {"blur_strength": 5.0},  # the exact blur is the seed's 25x25 kernel whatever the strength
 ]
 
 
@@ -23,14 +23,13 @@ def exact_stages(**kw) -> Stages:
 
 
 def reference(frame, s):
-    return seed_reference(frame, (s.hsv_h_min, s.hsv_s_min, s.hsv_v_min), (s.hsv_h_max, s.hsv_s_max, s.hsv_v_max),
-                          s.blur_kernel, s.blur_sigma)
+    return seed_reference(frame, (s.hsv_h_min, s.hsv_s_min, s.hsv_v_min), (s.hsv_h_max, s.hsv_s_max, s.hsv_v_max))
 
 
 @pytest.mark.parametrize("thresholds", THRESHOLDS, ids=lambda t: ",".join(f"{k}={v}" for k, v in t.items()) or "seed")
 def test_real_photos_match_the_seed_byte_for_byte(dev_pairs, thresholds):
     stages = exact_stages(**thresholds)
-    assert stages.refiner is None  # refine=auto keeps the seed method unrefined
+    assert isinstance(stages.refiner, HardCut)  # refine=auto keeps the seed method unrefined
     for image, _ in dev_pairs:
         frame = cv2.imread(str(image))
         out = stages(frame)

@@ -8,10 +8,15 @@ import numpy as np
 import pytest
 
 from bgblur_core.chain import Stages
+from bgblur_core.evaluate import iou
 from bgblur_core.settings import validate
 from _seg_helpers import DEV, LUCIA, bgblur
 
 PHOTOS = ["vs_062", "vs_084", "vs_189"]
+
+
+def truth(name: str) -> np.ndarray:
+    return cv2.imread(str(DEV / f"{name}_mask.png"), cv2.IMREAD_GRAYSCALE)
 
 
 def read(path) -> np.ndarray:
@@ -28,6 +33,7 @@ def test_one_image_gives_the_compositors_alpha(real_models, tmp_path):
     mask, image = read(out), cv2.imread(str(photo))
     assert mask.dtype == np.uint8 and mask.shape == image.shape[:2]
     assert np.array_equal(mask, Stages(validate()).alpha(image))
+    assert iou(mask, truth("vs_084")) > 0.9  # and that alpha is the person, not any agreed-on array
 
 
 def test_settings_flags_apply(real_models, tmp_path):
@@ -55,6 +61,7 @@ def test_a_folder_gives_name_mask_png_for_each_image_each_on_its_own(real_models
     for name in PHOTOS:  # no state carried from one photo to the next
         image = cv2.imread(str(src / f"{name}.jpg"))
         assert np.array_equal(read(out / f"{name}_mask.png"), Stages(validate()).alpha(image))
+        assert iou(read(out / f"{name}_mask.png"), truth(name)) > 0.9
 
 
 def test_a_pattern_is_one_live_sequence_with_temporal_smoothing_carried(real_models, tmp_path):
@@ -87,8 +94,11 @@ def test_a_video_file_gives_one_mask_per_frame_in_order(real_models, tmp_path):
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--input", "/nonexistent/photo.jpg", "--output", "x.png"], "does not exist"),
-    (["--input", "/nonexistent/clip.mp4", "--output", "out"], "does not exist"),
+    (["--input", "/nonexistent/photo.jpg", "--output", "x.png"], "cannot read '/nonexistent/photo.jpg': no such file"),
+    (["--input", "/nonexistent/clip.mp4", "--output", "out"], "cannot read '/nonexistent/clip.mp4': no such file"),
+    (["--input", "/nonexistent/%05d.jpg", "--output", "out"], "cannot read '/nonexistent/%05d.jpg': no images in it"),
+    (["--input", "synthetic", "--output", "out"], "--input: 'synthetic' is not an image, a folder, a video or a pattern"),
+    (["--input", str(DEV), "--output", "/dev/null/x"], "--output: cannot create the folder /dev/null/x"),
     (["--output", "x.png"], "--input"),
 ])
 def test_bad_input_is_a_one_line_error(tmp_path, args, words):

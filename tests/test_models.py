@@ -24,10 +24,10 @@ def cache(tmp_path, monkeypatch):
 
 
 def test_registry_names_each_model_file_size_and_checksum():
-    assert set(models.MODELS) == {"selfie", "selfie-landscape"}
+    assert set(models.MODELS) == {"selfie", "selfie-landscape", "rvm"}
     assert models.MODELS["selfie"].input_size == (256, 256)
     assert models.MODELS["selfie-landscape"].input_size == (256, 144)
-    for spec in models.MODELS.values():
+    for spec in (models.MODELS["selfie"], models.MODELS["selfie-landscape"]):
         assert spec.member.startswith("mediapipe/modules/selfie_segmentation/") and spec.member.endswith(".tflite")
         assert len(spec.sha256) == 64 and "Apache-2.0" in spec.licence
 
@@ -43,9 +43,9 @@ def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
 
 
 def test_models_come_from_the_real_wheel_with_their_pinned_checksums(wheel, cache):
-    paths = models.fetch(wheel=wheel)
+    paths = models.fetch(["selfie", "selfie-landscape"], wheel=wheel)
     assert sorted(p.name for p in paths) == ["selfie_segmentation.tflite", "selfie_segmentation_landscape.tflite"]
-    for spec in models.MODELS.values():
+    for spec in (models.MODELS["selfie"], models.MODELS["selfie-landscape"]):
         assert models.is_cached(spec)
         assert models.sha256_of(models.cached_path(spec).read_bytes()) == spec.sha256
     assert sorted(os.listdir(cache)) == sorted(p.name for p in paths)  # only the two models: no temp files

@@ -26,14 +26,16 @@ def scores(alphas, gts) -> tuple[float, float]:
             float(np.mean([boundary_f(a, g) for a, g in zip(alphas, gts)])))
 
 
-def test_selfie_with_default_settings_reaches_iou_095_and_boundary_f_088(dev):
+def test_selfie_with_default_settings_reaches_iou_095_and_boundary_f_0875(dev):
+    """0.875, not the 0.88 of the remove.bg-tuned defaults: refinement is now tuned so that it also helps
+    on DAVIS's human-drawn masks (issue 11), which costs the dev set's machine-made style a little."""
     settings = validate()
     assert settings.engine == "selfie"
     photos, gts = [p for _, p, _ in dev], [g for _, _, g in dev]
     mean_iou, mean_f = scores(photo_alphas(settings, photos), gts)
     print(f"selfie default: IoU {mean_iou:.4f}, boundary F {mean_f:.4f} over {len(dev)} photos")
-    assert mean_iou >= 0.95
-    assert mean_f >= 0.88
+    assert mean_iou >= 0.955
+    assert mean_f >= 0.875
 
 
 @pytest.mark.parametrize("engine", ["selfie", "selfie-landscape"])
@@ -61,28 +63,21 @@ def test_segmenter_gives_the_person_probability_at_model_resolution(dev, engine)
 
 
 @pytest.mark.parametrize("engine", ["selfie", "selfie-landscape"])
-def test_decoding_the_head_here_matches_opencv_running_the_whole_net(dev, engine):
-    seg = make_segmenter(validate(engine=engine))
-    assert seg._head is not None  # the fast path is in use for the built-in models
-    blob = seg.normalise(dev[1][1]).copy()
-    seg.net.setInput(blob)
-    whole = seg.net.forward().reshape(seg.size[1], seg.size[0])
-    assert np.abs(seg.run(blob) - whole).max() < 1e-5
-
-
-@pytest.mark.parametrize("engine", ["selfie", "selfie-landscape"])
-def test_the_uint8_decoding_matches_the_float_probability(dev, engine):
-    """__call__ decodes the head straight to uint8 (tanh form, pixel shuffle on bytes): the same bytes as
-    rounding 255 x the float probability of run()."""
-    seg = make_segmenter(validate(engine=engine))
+@pytest.mark.parametrize("runtime", ["litert", "opencv"])
+def test_the_uint8_mask_is_the_rounded_float_probability(dev, engine, runtime):
+    """__call__ gives the same bytes as rounding 255 x the float probability of run(), on either runtime."""
+    seg = make_segmenter(validate(engine=engine, runtime=runtime))
+    assert seg.runtime.lower().startswith(runtime)
     for _, photo, _ in dev[:6]:
         expected = cv2.convertScaleAbs(seg.run(seg.normalise(photo)), alpha=255.0)
         assert np.abs(seg(photo).astype(int) - expected).max() <= 1
 
 
 def test_every_registered_model_has_its_spec():
-    assert set(NEURAL_MODELS) == set(models.MODELS)
-    for name, model in NEURAL_MODELS.items():
+    from bgblur_core.segment.matting import RvmSegmenter
+    classes = {**NEURAL_MODELS, "rvm": RvmSegmenter}
+    assert set(classes) == set(models.MODELS)
+    for name, model in classes.items():
         assert model.spec is models.MODELS[name]
 
 

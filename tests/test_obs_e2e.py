@@ -1,10 +1,11 @@
 """The OBS script in a real OBS 29 (headless, via tests/obs_harness.py): panel settings in, blurred
 video out, hotkeys, scene presets, remote control, crash recovery, a wrong password, shutdown.
 
-One OBS instance is shared by the tests in file order: it starts with the script loaded and its
-output on `obs-stream`; the core connects back over obs-websocket and creates the "bgblur" input.
-The input is a known picture: a grey noise background (hsv: background) around a saturated,
-textured ellipse (hsv: person), so sharpness can be measured in both regions.
+One OBS instance is shared by the tests in file order: it starts with the script loaded; the script
+creates the "Blurred camera" source showing the core's obs-stream output, and, with a password set,
+the core's websocket control is on (remote control and status, as a Stream Deck would use them).
+The input is tests/obs_harness.KnownPicture: a grey noise background (hsv: background) around a
+saturated, textured ellipse (hsv: person), so sharpness can be measured in both regions.
 """
 import json
 import os
@@ -12,51 +13,28 @@ import signal
 import sys
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 from obswebsocket import requests as obsreq
 
-from obs_harness import COLLECTION, EventLog, ObsInstance, free_port, screenshot, sharpness, wait_for
+from obs_harness import ALL_BLURRED, BLURRED, COLLECTION, UNBLURRED, EventLog, KnownPicture, ObsInstance, free_port, wait_for
 
 pytestmark = pytest.mark.obs
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "obs_bgblur.py"
 W, H = 640, 360
-SOURCE = "bgblur"  # the input the core's obs-websocket adapter creates
-
-
-def known_input(path: Path) -> np.ndarray:
-    """Write the test picture; return its person mask (255 = person)."""
-    rng = np.random.default_rng(7)
-    grey = rng.integers(40, 216, (H, W), dtype=np.uint8)
-    img = cv2.merge([grey, grey, grey])
-    hsv = np.dstack([rng.integers(0, 180, (H, W)), rng.integers(180, 256, (H, W)),
-                     rng.integers(120, 256, (H, W))]).astype(np.uint8)
-    person = np.zeros((H, W), np.uint8)
-    cv2.ellipse(person, (W // 2, H // 2 + 10), (110, 150), 0, 0, 360, 255, -1)
-    cv2.copyTo(cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR), person, img)
-    cv2.imwrite(str(path), img)
-    return person
+SOURCE = "Blurred camera"  # the source the script creates
 
 
 class Run:
     """The shared OBS, its client and status events, and the picture's regions."""
 
     def __init__(self, tmp: Path):
-        self.image = tmp / "known.png"
-        person = known_input(self.image)
-        self.person = cv2.erode(person, np.ones((21, 21), np.uint8)) > 0
-        self.background = cv2.dilate(person, np.ones((61, 61), np.uint8)) == 0
-        self.background[:20], self.background[-20:], self.background[:, :20], self.background[:, -20:] = 0, 0, 0, 0
-        original = cv2.imread(str(self.image))
-        self.sharp_person = sharpness(original, self.person)
-        self.sharp_background = sharpness(original, self.background)
-        ws_port, stream_port = free_port(), free_port()
+        self.picture = KnownPicture(tmp / "known.png", W, H)
+        ws_port = free_port()
         self.obs = ObsInstance(tmp, scenes=("Scene", "BRB"), canvas=(W, H), fps=15, port=ws_port, scripts=[(SCRIPT, {
-            "input": str(self.image), "output": f"obs-stream:{stream_port}", "engine": "hsv", "fps": 15,
-            "obs_enabled": True, "obs_host": "127.0.0.1", "obs_port": ws_port, "obs_password": "secret",
+            "input": str(self.picture.path), "engine": "hsv", "fps": 15,
+            "obs_host": "127.0.0.1", "obs_port": ws_port, "obs_password": "secret",
             "scene_presets": json.dumps({"BRB": {"effect": "privacy"}}), "core_python": sys.executable})])
 
     def start(self) -> None:
@@ -71,31 +49,16 @@ class Run:
         return data["bgblur_status"]
 
     def regions(self) -> tuple[float, float]:
-        """(person, background) sharpness of the bgblur input now, relative to the input picture's."""
-        img = screenshot(self.client, SOURCE, W)
-        return sharpness(img, self.person) / self.sharp_person, sharpness(img, self.background) / self.sharp_background
+        return self.picture.regions(self.client, SOURCE)
 
     def wait_picture(self, predicate, what: str, timeout: float = 20.0) -> tuple[float, float]:
-        seen = []
-
-        def check():
-            try:
-                seen.append(self.regions())
-            except AssertionError as e:  # the source has no frame yet
-                seen.append(str(e))
-                return None
-            return seen[-1] if predicate(*seen[-1]) else None
-
-        try:
-            return wait_for(check, timeout, 0.3, what)
-        except AssertionError as e:
-            raise AssertionError(f"{e}; last (person, background) sharpness ratios or errors: {seen[-3:]}") from None
+        return self.picture.wait(self.client, SOURCE, predicate, what, timeout)
 
     def core_pids(self) -> list[int]:
         return [pid for pid, cmd in self.obs.leftovers() if "bgblur_core run" in cmd]
 
     def script_log(self) -> str:
-        return "\n".join(line for line in self.obs.log_text().splitlines() if "obs_bgblur.py" in line)
+        return "\n".join(self.obs.script_log())
 
 
 @pytest.fixture(scope="module")
@@ -108,9 +71,6 @@ def run(tmp_path_factory):
         r.obs.close()
 
 
-BLURRED = (lambda person, background: person > 0.5 and background < 0.1)
-UNBLURRED = (lambda person, background: person > 0.5 and background > 0.5)
-ALL_BLURRED = (lambda person, background: person < 0.1 and background < 0.1)
 
 
 def test_script_loads_launches_the_core_and_status_events_arrive(run):
@@ -126,7 +86,8 @@ def test_script_loads_launches_the_core_and_status_events_arrive(run):
     inputs = {i["inputName"]: i["inputKind"] for i in run.client.call(obsreq.GetInputList()).datain["inputs"]}
     assert inputs.get(SOURCE) == "ffmpeg_source"
     hotkeys = run.client.call(obsreq.GetHotkeyList()).datain["hotkeys"]
-    assert {"bgblur.toggle", "bgblur.privacy", "bgblur.cycle_engine", "bgblur.learn_background"} <= set(hotkeys)
+    assert {"bgblur.toggle", "bgblur.privacy", "bgblur.cycle_engine", "bgblur.learn_background",
+            "bgblur.blur_camera", "bgblur.restore_camera"} <= set(hotkeys)
 
 
 def test_the_obs_source_shows_a_sharp_person_on_a_blurred_background(run):
@@ -165,7 +126,7 @@ def test_a_custom_event_changes_a_setting_and_a_malformed_one_changes_nothing(ru
     assert run.status(lambda s: s["effect"] == "none")
     run.wait_picture(UNBLURRED, "the remote change (effect none: nothing blurred)")
 
-    for bad in ({"bgblur": {"set": {"blur_kernel": 4}}}, {"bgblur": {"set": {"no_such_setting": 1}}},
+    for bad in ({"bgblur": {"set": {"blur_strength": 40}}}, {"bgblur": {"set": {"no_such_setting": 1}}},
                 {"bgblur": {"command": "explode"}}, {"bgblur": "junk"}, {"bgblur": {"set": {"effect": "blur"}, "x": 1}}):
         run.events.clear()
         remote.call(obsreq.BroadcastCustomEvent(eventData=bad))
@@ -196,6 +157,7 @@ def test_quitting_obs_leaves_no_bgblur_process(run):
 
 
 def test_a_wrong_password_gives_a_clear_status_error_while_the_video_keeps_flowing(run):
+    run.obs.quit()  # a no-op after the previous test; running alone (-k), OBS must restart with the new password
     path = run.obs.config_dir / "basic" / "scenes" / f"{COLLECTION}.json"
     collection = json.loads(path.read_text())  # as OBS saved it on quitting: with the bgblur input
     script = next(s for s in collection["modules"]["scripts-tool"] if s["path"].endswith("obs_bgblur.py"))

@@ -4,7 +4,7 @@ import pytest
 from obswebsocket import exceptions as obsexc
 from obswebsocket import requests as obsreq
 
-from obs_harness import EventLog, ObsInstance, obs_available, screenshot, sharpness
+from obs_harness import EventLog, ObsInstance, crashed_after_teardown, obs_available, screenshot, sharpness
 
 pytestmark = pytest.mark.obs
 
@@ -66,3 +66,21 @@ def test_obs_that_cannot_start_fails_with_its_log_tail(tmp_path):
     assert "OBS exited" in str(e.value) and "--- OBS log tail ---" in str(e.value)
     assert "no-such-platform" in str(e.value)
     assert not broken.running() and broken.xvfb is None
+
+
+SHUTDOWN = """08:39:37.987: Set FFmpeg options: fflags=nobuffer probesize=32 analyzeduration=0 recv_buffer_size=65536
+08:39:38.268: ==== Shutting down ==================================================
+08:39:38.339: [obs-scripting]: Unloaded python script: obs_bgblur.py
+08:39:39.311: All scene data cleared
+08:39:39.311: ------------------------------------------------
+"""
+
+
+def test_only_a_crash_after_the_whole_teardown_counts_as_obs_29s_own():
+    assert crashed_after_teardown(SHUTDOWN, scripts=1)  # as logged by OBS 29 when it segfaults on quitting
+    assert crashed_after_teardown(SHUTDOWN.replace("08:39:38.339: [obs-scripting]: Unloaded python script: obs_bgblur.py\n", ""), scripts=0)
+    assert not crashed_after_teardown(SHUTDOWN, scripts=2)  # a script was never unloaded
+    assert not crashed_after_teardown(SHUTDOWN.rsplit("08:39:39.311: All", 1)[0], scripts=1)  # crashed while clearing
+    assert not crashed_after_teardown(SHUTDOWN + "08:39:39.400: Freeing OBS context data\n", scripts=1)  # later
+    assert not crashed_after_teardown(SHUTDOWN.split("08:39:38.268", 1)[0], scripts=0)  # never shut down
+    assert not crashed_after_teardown(SHUTDOWN.replace("==== Shutting down ====", "Switched to scene"), scripts=1)

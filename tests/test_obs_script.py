@@ -76,20 +76,38 @@ def test_colour_converts_both_ways_in_obs_abgr_order():
 
 
 def test_saved_settings_become_valid_schema_values_with_defaults_filled_in():
-    saved = {"engine": "hsv", "background_color": 0xFFFF0000, "blur_kernel": 31, "mask_threshold": 0.25,
+    saved = {"engine": "hsv", "background_color": 0xFFFF0000, "blur_strength": 3.5, "mask_threshold": 0.25,
              "scene_presets": '{"BRB": {"effect": "privacy"}}', "status": "old text", "core_python": "/x/python",
              "bgblur.toggle": [{"key": "OBS_KEY_F9"}]}
     values = dict(schema.validate(ocp.values_from_saved(saved)))
-    assert values["engine"] == "hsv" and values["blur_kernel"] == 31 and values["mask_threshold"] == 0.25
+    assert values["engine"] == "hsv" and values["blur_strength"] == 3.5 and values["mask_threshold"] == 0.25
     assert values["background_color"] == "#0000ff"
     assert values["scene_presets"] == {"BRB": {"effect": "privacy"}}
     assert values["input"] == schema.DEFAULTS["input"]
     assert set(values) == set(schema.DEFAULTS)  # script-only keys (status, hotkeys, core_*) stay out
 
 
+def other_value(s: schema.Setting):
+    """A valid value of setting `s` that is not its default."""
+    if s.choices:
+        return next(c for c in s.choices if c != s.default)
+    if s.type is bool:
+        return not s.default
+    if s.type is dict:
+        return {"BRB": {"effect": "privacy"}}
+    if s.type is str:
+        return {"input": "synthetic", "output": "null", "background_color": "#102030"}.get(s.name, s.default + "x")
+    step = 2 if s.odd else 1
+    if s.type is int:
+        return s.default + step if s.default + step <= s.max else s.default - step
+    return (s.default + s.max) / 2
+
+
 def test_saved_settings_keys_are_the_schema_names():
-    saved = {s.name: s.default for s in schema.SCHEMA}
-    assert ocp.values_from_saved(saved) == schema.DEFAULTS
+    expected = {s.name: other_value(s) for s in schema.SCHEMA}
+    saved = {**expected, "background_color": ocp.color_to_obs(expected["background_color"])}
+    assert ocp.values_from_saved(saved) == expected
+    assert dict(schema.validate(expected)) == expected
 
 
 # -- the interpreter ------------------------------------------------------------------------
@@ -205,3 +223,126 @@ def test_an_interpreter_without_bgblur_core_says_so_and_how_to_fix_it(tmp_path):
         assert "cannot run the Core Python" in core.status_line() and "set-up command" in core.status_line()
     finally:
         core.stop()
+
+
+# -- what the script decides for the core ---------------------------------------------------------
+def test_the_stream_port_is_remembered_while_free_and_replaced_with_a_note_when_taken():
+    port, note = ocp.pick_port(0)
+    assert 0 < port < 65536 and note == ""
+    assert ocp.pick_port(port) == (port, "")
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen(1)
+        assert not ocp.port_free(port)
+        other, note = ocp.pick_port(port)
+    assert other != port and note == f"obs-stream port {port} is taken; using port {other}"
+
+
+def test_script_values_stream_to_obs_and_switch_websocket_control_on_only_with_a_password():
+    values = ocp.script_values({"engine": "hsv", "output": "virtualcam"}, 4321)
+    assert values["output"] == "obs-stream:4321" and values["engine"] == "hsv"
+    assert values["obs_enabled"] is False and values["obs_create_source"] is False and values["wait_for_camera"]
+    values = ocp.script_values({"also_virtualcam": True, "obs_password": "pw", "obs_enabled": False}, 4321,
+                               {"input": "/dev/video2", "width": 640, "height": 480})
+    assert values["output"] == "obs-stream:4321,virtualcam" and values["obs_enabled"] is True
+    assert (values["input"], values["width"], values["height"]) == ("/dev/video2", 640, 480)
+    assert schema.validate(values).output == "obs-stream:4321,virtualcam"
+
+
+def test_camera_request_reads_the_device_size_and_rate_of_each_capture_kind():
+    v4l2 = {"device_id": "/dev/video4", "resolution": 1280 << 16 | 720, "framerate": 1 << 16 | 30}
+    assert ocp.camera_request("v4l2_input", v4l2) == {"input": "/dev/video4", "width": 1280, "height": 720, "fps": 30}
+    assert ocp.camera_request("v4l2_input", {"device_id": "/dev/video1"}, (640, 480)) == \
+        {"input": "/dev/video1", "width": 640, "height": 480}
+    assert ocp.camera_request("v4l2_input", {"device_id": "/dev/video1"}) == {"input": "/dev/video1"}
+    dshow = {"video_device_id": "Cam:\\\\?\\usb#x", "resolution": "1920x1080", "frame_interval": 333333}
+    assert ocp.camera_request("dshow_input", dshow) == {"input": "auto", "width": 1920, "height": 1080, "fps": 30}
+    assert ocp.camera_request("av_capture_input", {"device": "uid"}, (1280, 720)) == \
+        {"input": "auto", "width": 1280, "height": 720}
+    assert ocp.camera_request("v4l2_input", {"device_id": "/dev/video0", "framerate": 1 << 16 | 500}) == \
+        {"input": "/dev/video0"}  # beyond the fps range: the core's own default
+
+
+def test_presets_drop_what_is_unknown_or_invalid_with_one_line_per_preset():
+    presets, errors = ocp.parse_presets('{"BRB": {"effect": "privacy"}, "Talk": {"effect": "none", "bogus": 1}, '
+                                        '"X": {"effect": "sparkle"}, "Y": 3}')
+    assert presets == {"BRB": {"effect": "privacy"}, "Talk": {"effect": "none"}, "X": {}}
+    assert len(errors) == 3 and "'Talk'" in errors[0] and "bogus" in errors[0] and "sparkle" in errors[1]
+    assert ocp.parse_presets("{not json")[0] == {} and len(ocp.parse_presets("{not json")[1]) == 1
+
+
+def test_a_scene_preset_applies_on_its_scene_and_is_undone_after_it_unless_the_user_changed_it():
+    core = ocp.Core(str(ROOT))
+    raw = {"engine": "hsv", "scene_presets": {"BRB": {"effect": "privacy", "bogus": 1}, "Q": {"blur_strength": 3.0}}}
+    core.update(raw)
+    assert core.values["effect"] == "blur" and core.values["scene_presets"] == {}
+    core.set_scene("BRB")
+    assert core.values["effect"] == "privacy" and core.panel["effect"] == "blur"
+    core.set_scene("Q")
+    assert core.values["effect"] == "blur" and core.values["blur_strength"] == 3.0
+    core.set_scene("BRB")
+    core.update({**raw, "effect": "none"})  # the user's change while the preset is live wins
+    assert core.values["effect"] == "none"
+    core.set_scene("Scene")
+    assert core.values["effect"] == "none" and core.values["blur_strength"] == schema.DEFAULTS["blur_strength"]
+    lines = core.poll()
+    assert sum("scene preset 'BRB'" in li and "bogus" in li for li in lines) == 1  # once, not per update
+
+
+def test_doctor_lines_are_the_failing_checks_and_garbage_is_no_report():
+    report = {"ok": False, "checks": [{"name": "python", "status": "ok", "detail": "3.11", "fix": ""},
+                                      {"name": "opencv", "status": "fail", "detail": "not installed", "fix": "run setup"},
+                                      {"name": "camera", "status": "warn", "detail": "none", "fix": ""}]}
+    assert ocp.doctor_lines(json.dumps(report)) == ["opencv: not installed (fix: run setup)"]
+    assert ocp.doctor_lines("Traceback (most recent call last):") is None
+    assert ocp.doctor_lines('{"checks": [{"name": 1}]}') is None
+
+
+def fake_python(tmp_path, body: str) -> str:
+    path = tmp_path / "python"
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_a_core_that_cannot_start_asks_doctor_and_shows_its_failing_checks(tmp_path):
+    report = {"ok": False, "checks": [{"name": "numpy", "status": "fail", "detail": "missing", "fix": "pip install"}]}
+    python = fake_python(tmp_path, f"""case "$3" in doctor) echo '{json.dumps(report)}';;
+        *) echo "ModuleNotFoundError: No module named 'numpy'" >&2; exit 1;; esac\n""")
+    core = ocp.Core(str(tmp_path))
+    try:
+        assert core.start(SMALL, python)
+        lines = wait_until(core, lambda: core.doctor, what="the doctor's report")
+        assert "error: doctor: numpy: missing (fix: pip install)" in lines + core.poll()
+        assert core.state == "failed" and "doctor: numpy: missing" in core.status_line()
+    finally:
+        core.stop()
+
+
+def test_a_missing_or_broken_doctor_is_one_line_not_a_crash(tmp_path):
+    python = fake_python(tmp_path, 'echo "usage: bgblur: invalid choice: doctor"; exit 2\n')
+    core = ocp.Core(str(tmp_path))
+    try:
+        assert core.start(SMALL, python)
+        core.BACKOFF_S = ()  # no restarts: give up at once, then ask the doctor
+        lines: list[str] = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any("gave no report" in li for li in lines):
+            lines += core.poll()
+            time.sleep(0.05)
+        assert sum("bgblur doctor gave no report" in li for li in lines) == 1
+        assert core.state == "failed" and core.doctor == []
+    finally:
+        core.stop()
+
+
+def test_the_status_line_names_a_camera_that_cannot_be_opened():
+    core = ocp.Core(str(ROOT))
+    core.state, core.camera_note = "running", "blurring the camera 'Webcam'"
+    core._events.put(("out", json.dumps({"status": {"fps": 30, "input": "camera /dev/video9", "input_lost": True,
+                                                    "engine": "hsv", "effect": "blur"}})))
+    lines = core.poll()
+    assert lines == ["error: camera /dev/video9 cannot be opened or was lost; the blurred source shows a placeholder "
+                     "until it is back"]
+    assert core.status_line().startswith("blurring the camera 'Webcam' · camera /dev/video9 cannot be opened")

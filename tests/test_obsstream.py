@@ -8,7 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from bgblur_core.obsstream import DEFAULT_PORT, ObsStreamSink, obs_source_settings, stream_port
+from bgblur_core.obs_core_process import media_source_settings as obs_source_settings
+from bgblur_core.obsstream import DEFAULT_PORT, ObsStreamSink
+from bgblur_core.settings import SettingsError, validate
 from bgblur_core.stages import StageError
 from obs_harness import wait_for
 
@@ -181,11 +183,10 @@ def test_no_reader_means_no_work_and_close_is_clean():
 
 
 def test_stream_port_from_output_setting():
-    assert stream_port("virtualcam") is None
-    assert stream_port("obs-stream") == DEFAULT_PORT
-    assert stream_port("preview, obs-stream:9000") == 9000
-    with pytest.raises(StageError):
-        stream_port("obs-stream:http")
+    outputs = validate(output="preview, obs-stream:9000, obs-stream").outputs
+    assert [o.port for o in outputs if o.kind == "obs-stream"] == [9000, DEFAULT_PORT]
+    with pytest.raises(SettingsError, match="bad port"):
+        validate(output="obs-stream:http")
 
 
 def test_added_latency_is_measured(capsys):

@@ -12,7 +12,8 @@ from obswebsocket import requests as obsreq
 from bgblur_core import runner
 from bgblur_core.control.messages import Control
 from bgblur_core.control.obs_client import AUTH_FAILED
-from bgblur_core.control.obs_source import SOURCE_NAME, register, source_spec
+from bgblur_core.commands.obs_source import register
+from bgblur_core.control.obs_source import SOURCE_NAME, source_spec
 from bgblur_core.control.obsws import ObsControl, ScenePresets
 from bgblur_core.settings import validate
 from obs_harness import EventLog, ObsInstance, free_port, screenshot, sharpness, wait_for
@@ -29,7 +30,7 @@ def core(obs: ObsInstance, **changes):
                          "obs_password": obs.password, **changes})
     pipeline = runner.make_pipeline(settings)
     errors: list[str] = []
-    pipeline.listeners.append(lambda e: errors.append(e["error"]) if "error" in e else None)
+    pipeline.subscribe(lambda e: errors.append(e["error"]) if "error" in e else None)
     control = ObsControl(pipeline)
     control.start()
     thread = threading.Thread(target=pipeline.run, daemon=True)
@@ -67,8 +68,8 @@ def test_custom_events_set_and_command_reach_the_pipeline(obs):
     with core(obs) as (pipeline, control, errors):
         assert control.connected.wait(15), errors
         remote = obs.client()  # another websocket client, like a Stream Deck
-        send(remote, {"bgblur": {"set": {"blur_kernel": 51, "effect": "color"}}})
-        wait_for(lambda: pipeline.settings.blur_kernel == 51 and pipeline.settings.effect == "color")
+        send(remote, {"bgblur": {"set": {"blur_strength": 3.0, "effect": "color"}}})
+        wait_for(lambda: pipeline.settings.blur_strength == 3.0 and pipeline.settings.effect == "color")
         send(remote, {"bgblur": {"command": "toggle"}})
         wait_for(lambda: pipeline.settings.enabled is False, what="toggle to turn the effect off")
         send(remote, {"bgblur": {"set": {"enabled": True}, "command": "privacy"}})
@@ -82,19 +83,19 @@ def test_malformed_custom_events_change_nothing_and_crash_nothing(obs):
         assert control.connected.wait(15), errors
         remote = obs.client()
         before = pipeline.settings
-        send(remote, {"bgblur": {"set": {"blur_kernel": 50}}})  # even kernel
+        send(remote, {"bgblur": {"set": {"blur_strength": 50}}})  # out of range
         send(remote, {"bgblur": {"set": {"no_such_setting": 1}}})
         send(remote, {"bgblur": {"command": "explode"}})
         send(remote, {"bgblur": "toggle"})
-        send(remote, {"somebody_else": {"set": {"blur_kernel": 3}}})  # not ours: silently ignored
+        send(remote, {"somebody_else": {"set": {"blur_strength": 3.0}}})  # not ours: silently ignored
         wait_for(lambda: len(errors) >= 4, what="the four malformed messages to be reported")
         assert all(e.startswith("ignored control message: ") and "\n" not in e for e in errors), errors
-        assert "blur_kernel" in errors[0] and "no_such_setting" in errors[1] and "explode" in errors[2]
+        assert "blur_strength" in errors[0] and "no_such_setting" in errors[1] and "explode" in errors[2]
         assert len(errors) == 4
         frames_flow(pipeline)
         assert pipeline.settings == before
-        send(remote, {"bgblur": {"set": {"blur_kernel": 9}}})  # still listening
-        wait_for(lambda: pipeline.settings.blur_kernel == 9)
+        send(remote, {"bgblur": {"set": {"blur_strength": 0.9}}})  # still listening
+        wait_for(lambda: pipeline.settings.blur_strength == 0.9)
 
 
 @pytest.mark.obs
@@ -132,11 +133,11 @@ def test_preset_of_the_scene_live_at_connect_is_applied(obs):
 
 def test_scene_presets_restore_logic():
     presets = ScenePresets()
-    s = validate(scene_presets={"A": {"effect": "privacy", "blur_kernel": 51}, "B": {"effect": "none"}})
+    s = validate(scene_presets={"A": {"effect": "privacy", "blur_strength": 3.0}, "B": {"effect": "none"}})
     assert presets.on_scene("Scene", s) == {}
-    assert presets.on_scene("A", s) == {"effect": "privacy", "blur_kernel": 51}
+    assert presets.on_scene("A", s) == {"effect": "privacy", "blur_strength": 3.0}
     # the pipeline has not applied A yet when B arrives: restoring still gives the right result
-    assert presets.on_scene("B", s) == {"effect": "none", "blur_kernel": 25}
+    assert presets.on_scene("B", s) == {"effect": "none", "blur_strength": 1.5}
     s = s.replace({"effect": "none"})
     assert presets.on_scene("Scene", s) == {"effect": "blur"}
     assert presets.on_scene("Scene", s.replace({"effect": "blur"})) == {}
@@ -158,8 +159,8 @@ def test_status_is_broadcast_at_most_once_a_second(obs):
         wait_for(lambda: len(stamps) >= 3, 10, what="three more status events")
         elapsed = time.monotonic() - t0
         assert elapsed >= 1.8, f"3 status events in {elapsed:.2f}s: more than one a second"
-        pipeline.submit(Control(changes={"blur_kernel": 4}))  # an error reaches the status
-        events.wait("CustomEvent", lambda d: "blur_kernel" in d.get("bgblur_status", {}).get("last_error", ""))
+        pipeline.submit(Control(changes={"blur_strength": 40}))  # an error reaches the status
+        events.wait("CustomEvent", lambda d: "blur_strength" in d.get("bgblur_status", {}).get("last_error", ""))
 
 
 @pytest.mark.obs
@@ -188,8 +189,8 @@ def test_reconnects_after_obs_restart_without_duplicating_the_source(obs):
         frames_flow(pipeline)
         wait_for(lambda: control.connections == 2 and control.connected.is_set(), 30, what="the reconnect")
         remote = obs.client()
-        send(remote, {"bgblur": {"set": {"blur_kernel": 33}}})
-        wait_for(lambda: pipeline.settings.blur_kernel == 33, what="control after the reconnect")
+        send(remote, {"bgblur": {"set": {"blur_strength": 3.3}}})
+        wait_for(lambda: pipeline.settings.blur_strength == 3.3, what="control after the reconnect")
         assert len(bgblur_inputs(remote)) == 1
         wait_for(lambda: control.source_result.startswith("OBS input 'bgblur' exists"), what="the source check")
         items = remote.call(obsreq.GetSceneItemList(sceneName="Scene")).datain["sceneItems"]
@@ -204,7 +205,7 @@ def test_create_source_command_makes_the_source_when_automatic_creation_is_off(o
         frames_flow(pipeline)
         assert bgblur_inputs(client) == []
         send(client, {"bgblur": {"command": "create_source"}})
-        wait_for(lambda: bgblur_inputs(client), 10, what="the bgblur input after create_source")
+        wait_for(lambda: control.source_result, 10, what="the bgblur input after create_source")
         assert control.source_result.startswith("created") and len(bgblur_inputs(client)) == 1
 
 
@@ -227,7 +228,7 @@ def test_ffmpeg_source_in_obs_shows_the_stream(obs):
             return shot if shot.shape == (240, 320, 3) and shot.mean() > 5 else None
 
         shot = wait_for(shows_output, 20, 0.5, what="OBS to show the stream")
-        frame, out = pipeline.last
+        frame, out = wait_for(lambda: pipeline.last, what="a frame pair between steps")
         still = (slice(0, 130), slice(0, 130))  # the synthetic scene's whiteboard: static, background
         assert np.abs(shot[still].astype(int) - out[still]).mean() < 6  # OBS shows our output...
         assert sharpness(shot[still]) < 0.3 * sharpness(frame[still])  # ...blurred, not the camera

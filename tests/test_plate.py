@@ -118,3 +118,13 @@ def test_bgblur_learn_from_a_video_of_the_empty_room(tmp_path):
     assert np.abs(learned.astype(int) - synthetic_background(0, W, H).astype(int)).mean() < 4  # codec noise only
     r = bgblur("learn", "--input", tmp_path / "missing.mp4", "--plate-path", plate)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
+
+
+def test_the_default_plate_lives_in_the_one_cache_folder_the_models_use(monkeypatch, tmp_path):
+    from bgblur_core import models
+    monkeypatch.setenv("BGBLUR_CACHE_DIR", str(tmp_path / "c"))
+    assert plate_file(validate(engine="plate")) == tmp_path / "c" / "plate.png"
+    monkeypatch.delenv("BGBLUR_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
+    assert plate_file(validate(engine="plate")) == tmp_path / "x" / "bgblur" / "models" / "plate.png"
+    assert models.cached_path(models.MODELS["selfie"]).parent == plate_file(validate(engine="plate")).parent

@@ -4,7 +4,7 @@ import shlex
 
 import pytest
 
-from bgblur_core.cli import build_parser
+from bgblur_core.commands import build_parser
 from bgblur_core.settings import schema_markdown
 from conftest import ROOT
 

@@ -5,14 +5,13 @@ import sys
 import pytest
 
 from bgblur_core import settings as S
-from bgblur_core.cli import build_parser, settings_from_args
+from bgblur_core.commands import build_parser, settings_from_args
 
 
 def test_defaults_are_the_seed_values():
     s = S.validate()
     assert (s.hsv_h_min, s.hsv_s_min, s.hsv_v_min) == (0, 75, 40)
     assert (s.hsv_h_max, s.hsv_s_max, s.hsv_v_max) == (180, 255, 255)
-    assert (s.blur_kernel, s.blur_sigma) == (25, 0.0)
 
 
 def test_every_setting_is_fully_described():
@@ -29,9 +28,9 @@ def test_every_setting_is_fully_described():
     ("hsv_s_min", 256, "0..255"),
     ("hsv_h_max", -1, "0..180"),
     ("hsv_v_min", "abc", "an integer"),
-    ("blur_kernel", 24, "odd"),
-    ("blur_kernel", 0, "1..255"),
-    ("blur_kernel", -5, "1..255"),
+    ("blur_strength", 0.0, "0.1..5"),
+    ("blur_strength", 12, "0.1..5"),
+    ("blur_strength", "strong", "a number"),
     ("engine", "magic", "one of selfie, selfie-landscape, hsv, plate"),
     ("effect", "sepia", "one of blur"),
     ("enabled", "maybe", "true or false"),
@@ -60,9 +59,9 @@ def test_unknown_setting_and_cross_rules():
 
 
 def test_strings_from_the_cli_are_coerced():
-    s = S.validate({"blur_kernel": "31", "temporal": "0.3", "enabled": "false", "input": 0,
+    s = S.validate({"blur_strength": "2.5", "temporal": "0.3", "enabled": "false", "input": 0,
                     "scene_presets": '{"BRB": {"effect": "privacy"}}'})
-    assert (s.blur_kernel, s.temporal, s.enabled, s.input) == (31, 0.3, False, "0")
+    assert (s.blur_strength, s.temporal, s.enabled, s.input) == (2.5, 0.3, False, "0")
     assert s.scene_presets == {"BRB": {"effect": "privacy"}}
 
 
@@ -71,9 +70,9 @@ def test_round_trip_through_json_and_immutability():
     assert S.from_json(s.to_json(secrets=True)) == s
     with pytest.raises(AttributeError):
         s.engine = "plate"
-    t = s.replace({"blur_kernel": 9})
-    assert (s.blur_kernel, t.blur_kernel) == (25, 9)
-    assert s.diff(t) == {"blur_kernel": 9}
+    t = s.replace({"blur_strength": 3.0})
+    assert (s.blur_strength, t.blur_strength) == (1.5, 3.0)
+    assert s.diff(t) == {"blur_strength": 3.0}
     with pytest.raises(S.SettingsError, match="malformed"):
         S.from_json("{nope")
 
@@ -104,12 +103,12 @@ def test_settings_command_prints_the_schema():
     out = subprocess.run([sys.executable, "-m", "bgblur_core", "settings"], capture_output=True, text=True, check=True).stdout
     schema = json.loads(out)
     assert [d["name"] for d in schema] == [s.name for s in S.SCHEMA]
-    kernel = next(d for d in schema if d["name"] == "blur_kernel")
-    assert kernel["default"] == 25 and kernel["odd"] and kernel["min"] == 1
+    strength = next(d for d in schema if d["name"] == "blur_strength")
+    assert strength["default"] == 1.5 and strength["unit"] == "%" and strength["min"] == 0.1
 
 
 @pytest.mark.parametrize("argv,needle", [
-    (["run", "--blur-kernel", "24"], "blur_kernel: '24' is not allowed; expected an integer 1..255 odd"),
+    (["run", "--blur-strength", "20"], "blur_strength: '20' is not allowed; expected a number 0.1..5"),
     (["run", "--engine", "magic"], "engine: 'magic' is not allowed"),
     (["run", "--hsv-s-min", "300"], "hsv_s_min: '300' is not allowed; expected an integer 0..255"),
 ])

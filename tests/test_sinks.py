@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 
 from bgblur_core import settings as schema
-from bgblur_core.sinks import NullSink, display_available, is_live, open_sinks, vcam_howto
+from bgblur_core.sinks import NullSink, display_available, is_live, open_sinks, vcam_backends, vcam_howto
 from bgblur_core.sources import synthetic_frame
 from bgblur_core.stages import StageError
+from obs_harness import wait_for
+from test_obsstream import Y4MReader
 
 SIZE = (320, 240)
 
@@ -34,9 +36,11 @@ def ffprobe(path) -> dict:
 
 
 def test_is_live():
-    assert is_live("virtualcam") and is_live("preview") and is_live("obs-stream:9000")
-    assert is_live("out.mp4, preview")
-    assert not is_live("out.mp4") and not is_live("null") and not is_live("a.png,null")
+    def live(output):
+        return is_live(settings(output=output).outputs)
+    assert live("virtualcam") and live("preview") and live("obs-stream:9000")
+    assert live("out.mp4, preview")
+    assert not live("out.mp4") and not live("null") and not live("a.png,null")
 
 
 # -- files -----------------------------------------------------------------------------
@@ -107,9 +111,9 @@ def test_a_cli_run_with_an_unwritable_output_fails_before_processing(tmp_path):
 
 
 @pytest.mark.parametrize("output", ["out.gif", "virtualcamera", "obs-stream:99999", ""])
-def test_unknown_outputs_are_refused(output):
-    with pytest.raises(StageError, match="^output"):
-        open_sinks(settings(output=output), SIZE)
+def test_unknown_outputs_are_refused_at_validation(output):
+    with pytest.raises(schema.SettingsError, match="^output"):
+        settings(output=output)
 
 
 # -- null and frame checks ----------------------------------------------------------------------
@@ -134,19 +138,31 @@ def test_virtualcam_without_a_device_fails_at_start_with_one_line():
                             'v4l2loopback devices=1 exclusive_caps=1 card_label="bgblur" (package v4l2loopback-dkms)')
 
 
+def test_output_auto_without_a_virtual_camera_sends_to_obs_stream_and_says_so(capsys):
+    sinks = open_sinks(settings(output="auto"), SIZE)
+    try:
+        assert [s.name for s in sinks] == [f"obs-stream tcp://127.0.0.1:{schema.OBS_STREAM_PORT}"]
+    finally:
+        for sink in sinks:
+            sink.close()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no virtual camera device found" in err[0]
+    assert f"output auto: sending to obs-stream:{schema.OBS_STREAM_PORT} instead" in err[0]
+
+
 def test_virtualcam_device_and_backend_errors():
     with pytest.raises(StageError) as e:
         open_sinks(settings(output="virtualcam", vcam_device="/dev/video42"), SIZE)
     assert str(e.value) == f"output virtualcam: device /dev/video42 does not exist; {vcam_howto()}"
     with pytest.raises(StageError) as e:
         open_sinks(settings(output="virtualcam", vcam_backend="unitycapture"), SIZE)
-    assert str(e.value).startswith("output virtualcam: backend 'unitycapture' is not available here; use one of ")
+    assert str(e.value) == ("output virtualcam: backend 'unitycapture' is not available here; "
+                            f"use {vcam_backends()} (or leave vcam_backend empty)")
 
 
 def test_virtualcam_sends_bgr_frames_paced_at_fps():
     """Through pyvirtualcam's real Camera, with a registered in-memory backend instead of a device."""
     import pyvirtualcam
-    from pyvirtualcam.camera import BACKENDS
     from pyvirtualcam.util import decode_fourcc
 
     received = []
@@ -167,19 +183,16 @@ def test_virtualcam_sends_bgr_frames_paced_at_fps():
         def native_fourcc(self):
             return None
 
-    pyvirtualcam.register_backend("test-memory", MemoryBackend)
-    try:
-        [sink] = open_sinks(settings(output="virtualcam", vcam_backend="test-memory", fps=20), SIZE)
-        assert sink.name == "virtualcam memory"
-        t0 = time.monotonic()
-        with sink:
-            for frame in frames(5):
-                sink.send(frame)
-            with pytest.raises(StageError, match=r"invalid frame shape: \(100, 100, 3\) != \(240, 320, 3\)"):
-                sink.send(np.zeros((100, 100, 3), np.uint8))
-        elapsed = time.monotonic() - t0
-    finally:
-        BACKENDS.pop("test-memory", None)
+    pyvirtualcam.register_backend("test-memory", MemoryBackend)  # public API; it stays registered (harmless)
+    [sink] = open_sinks(settings(output="virtualcam", vcam_backend="test-memory", fps=20), SIZE)
+    assert sink.name == "virtualcam memory"
+    t0 = time.monotonic()
+    with sink:
+        for frame in frames(5):
+            sink.send(frame)
+        with pytest.raises(StageError, match=r"invalid frame shape: \(100, 100, 3\) != \(240, 320, 3\)"):
+            sink.send(np.zeros((100, 100, 3), np.uint8))
+    elapsed = time.monotonic() - t0
     assert received[0] == pyvirtualcam.PixelFormat.BGR.value, "frames go out as BGR, no conversion"
     assert received[-1] == "closed" and len(received) == 7
     assert elapsed >= 4 / 20 * 0.9, "paced by sleep_until_next_frame"
@@ -252,4 +265,13 @@ def test_obs_stream_is_delegated_to_obsstream():
     with sink:
         assert type(sink).__name__ == "ObsStreamSink" and sink.port > 0
         assert sink.name == f"obs-stream tcp://127.0.0.1:{sink.port}"
-        sink.send(frames(1)[0])
+        reader = Y4MReader(sink.port)
+        try:
+            assert reader.header.startswith("YUV4MPEG2 W320 H240 F25:1 ")
+            wait_for(lambda: sink.readers == 1, what="the reader to be accepted")
+            frame = frames(3)[2]
+            sink.send(frame)
+            y, _ = reader.frame()  # the frame sent, as YUV 4:2:0
+            assert np.array_equal(y, cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)[:SIZE[1]])
+        finally:
+            reader.close()

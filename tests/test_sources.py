@@ -199,7 +199,7 @@ def test_real_clip_reads_and_loops():
 
 
 @pytest.mark.parametrize("name, why", [("missing.mp4", "no such file"), ("missing.png", "no such file"),
-                                       ("folder", "it is a directory"), ("junk.mp4", "not a video or image OpenCV can decode"),
+                                       ("folder", "no images in it"), ("junk.mp4", "not a video or image OpenCV can decode"),
                                        ("junk.jpg", "not an image OpenCV can decode")])
 def test_unreadable_files_give_one_line(tmp_path, name, why):
     (tmp_path / "folder").mkdir()
@@ -211,9 +211,9 @@ def test_unreadable_files_give_one_line(tmp_path, name, why):
     assert str(e.value) == f"input: cannot read {str(path)!r}: {why}"
 
 
-def test_empty_input_is_refused():
-    with pytest.raises(StageError, match="^input: empty; "):
-        open_source(settings(input=" "), realtime=False)
+def test_empty_input_is_refused_at_validation():
+    with pytest.raises(schema.SettingsError, match="^input: empty; "):
+        settings(input=" ")
 
 
 # -- cameras: errors on this machine (no camera) ----------------------------------------------

@@ -1,4 +1,4 @@
-"""The OBS input that shows the core's output, and the `bgblur obs-source` command."""
+"""The OBS input that shows the core's output (used by `bgblur obs-source` and the websocket adapter)."""
 from __future__ import annotations
 
 import sys
@@ -6,21 +6,22 @@ import sys
 from obswebsocket import obsws
 from obswebsocket import requests as req
 
-from ..obsstream import obs_source_settings, stream_port
-from ..settings import Settings
+from ..obs_core_process import media_source_settings
+from ..settings import OBS_STREAM_PORT, Settings
 from ..stages import StageError
 from .obs_client import call as _call
-from .obs_client import connect_or_fail
 
 SOURCE_NAME = "bgblur"
 
 
 def source_spec(settings: Settings, vcam_device: str = "", platform: str = sys.platform) -> tuple[str, dict] | None:
     """(input kind, input settings) of the OBS input that shows the core's output, or None."""
-    port = stream_port(settings.output)
-    if port is not None:
-        return "ffmpeg_source", obs_source_settings(port)
-    if "virtualcam" not in settings.output:
+    kinds = {o.kind: o for o in settings.outputs}
+    if "auto" in kinds and not vcam_device:  # output auto without a virtual camera device sends to obs-stream
+        return "ffmpeg_source", media_source_settings(OBS_STREAM_PORT)
+    if "obs-stream" in kinds:
+        return "ffmpeg_source", media_source_settings(kinds["obs-stream"].port)
+    if "virtualcam" not in kinds and "auto" not in kinds:
         return None
     device = vcam_device or settings.vcam_device
     if platform.startswith("linux"):
@@ -66,22 +67,3 @@ def _fit_to_canvas(client: obsws, scene: str, item: int) -> None:
         "boundsType": "OBS_BOUNDS_SCALE_INNER", "boundsAlignment": 0,
         "boundsWidth": float(video["baseWidth"]), "boundsHeight": float(video["baseHeight"]),
         "positionX": 0.0, "positionY": 0.0}))
-
-
-def cmd_obs_source(args) -> int:
-    from ..cli import settings_from_args
-    settings = settings_from_args(args, obs_enabled=True)
-    client = connect_or_fail(settings)
-    try:
-        print(ensure_source(client, settings))
-    finally:
-        client.close()
-    return 0
-
-
-def register(subparsers) -> None:
-    from ..cli import add_setting_flags
-    p = subparsers.add_parser("obs-source", help="make sure the current OBS scene has an input showing the core's "
-                                                  "output (obs-websocket; password from BGBLUR_OBS_PASSWORD)")
-    add_setting_flags(p)
-    p.set_defaults(func=cmd_obs_source)

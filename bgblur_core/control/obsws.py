@@ -28,8 +28,9 @@ from obswebsocket import requests as req
 from ..log import log
 from ..settings import Settings, SettingsError, check_changes
 from ..stages import StageError
-from .messages import Control, MessageError, parse
-from .obs_client import AUTH_FAILED, CALL_TIMEOUT, AuthFailed, _Client, connect
+from ..pipeline_api import Control, PipelinePort
+from .messages import MessageError, parse
+from .obs_client import AUTH_FAILED, CALL_TIMEOUT, AuthFailed, Client, connect
 from .obs_client import call as _call
 from .obs_client import reason as _reason
 from .obs_source import ensure_source
@@ -62,8 +63,9 @@ class ScenePresets:
 class ObsControl:
     """Connects to OBS when obs_enabled; follows obs_* setting changes; never blocks the pipeline."""
 
-    def __init__(self, pipeline):
+    def __init__(self, pipeline: PipelinePort):
         self.pipeline = pipeline
+        self._unsubscribe = None
         self.connected = threading.Event()
         self.source_result = ""
         self._inbox: queue.Queue[tuple[int, str, Any]] = queue.Queue()  # (connection id, kind, data)
@@ -72,7 +74,7 @@ class ObsControl:
         self._status_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._client: _Client | None = None
+        self._client: Client | None = None
         self._conn_id = 0
         self._target: tuple | None = None
         self._sourced_for: tuple | None = None
@@ -85,7 +87,7 @@ class ObsControl:
 
     # -- called from other threads: queue only --------------------------------------------------
     def start(self) -> None:
-        self.pipeline.listeners.append(self._on_pipeline_event)
+        self._unsubscribe = self.pipeline.subscribe(self._on_pipeline_event)
         self._thread = threading.Thread(target=self._run, name="obs-websocket", daemon=True)
         self._thread.start()
 
@@ -94,8 +96,9 @@ class ObsControl:
         self._inbox.put((-1, "wake", None))
         if self._thread is not None:
             self._thread.join(CALL_TIMEOUT + 2)
-        if self._on_pipeline_event in self.pipeline.listeners:
-            self.pipeline.listeners.remove(self._on_pipeline_event)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         self._disconnect()
 
     @property
@@ -170,8 +173,8 @@ class ObsControl:
         self._conn_id += 1
         conn_id = self._conn_id
         client.register(lambda event: self._on_obs_event(conn_id, event))
-        if self._last_failure and self.pipeline.last_error == self._last_failure:
-            self.pipeline.last_error = ""  # the status should not go on showing a fixed problem
+        if self._last_failure:
+            self.pipeline.resolved(self._last_failure)  # the status should not go on showing a fixed problem
         self._client, self._attempt, self._last_failure = client, 0, ""
         self._sourced_for = None
         self.connected.set()
@@ -204,7 +207,7 @@ class ObsControl:
         self._sourced_for = key
         if not (settings.obs_create_source or requested):
             return
-        device = next((getattr(s.cam, "device", "") for s in self.pipeline.sinks if getattr(s, "cam", None)), "")
+        device = self.pipeline.status()["vcam_device"]
         try:
             self.source_result = ensure_source(self._client, settings, device)
         except StageError as e:

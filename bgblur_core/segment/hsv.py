@@ -34,6 +34,9 @@ def min_channel_ranges(lower, upper) -> tuple[np.ndarray, np.ndarray]:
 
 
 class HsvSegmenter:
+    refine_auto = False  # refine=auto leaves the seed method unrefined, so it stays seed-exact
+    uses = ("hsv_h_min", "hsv_h_max", "hsv_s_min", "hsv_s_max", "hsv_v_min", "hsv_v_max")
+
     def __init__(self, settings):
         self.lower = np.array((settings.hsv_h_min, settings.hsv_s_min, settings.hsv_v_min), np.uint8)
         self.upper = np.array((settings.hsv_h_max, settings.hsv_s_max, settings.hsv_v_max), np.uint8)

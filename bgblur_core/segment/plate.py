@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from ..blur import Pyramid, shrink
+from ..paths import cache_dir
 from ..stages import StageError
 
 PLATE_MAX_SIDE = 320  # comparison resolution: the frame halved until its long side is at most this
@@ -25,13 +26,10 @@ LEARN_HINT = "run `bgblur learn --input SRC` (or the Learn background command) w
 
 
 def plate_file(settings) -> Path:
-    """settings.plate_path, else plate.png in the bgblur cache ($BGBLUR_CACHE_DIR or ~/.cache/bgblur)."""
+    """settings.plate_path, else plate.png in the bgblur cache (`paths.cache_dir()`)."""
     if settings.plate_path:
         return Path(settings.plate_path).expanduser()
-    if os.environ.get("BGBLUR_CACHE_DIR"):
-        return Path(os.environ["BGBLUR_CACHE_DIR"]) / "plate.png"
-    from ..models import cache_dir
-    return cache_dir().parent / "plate.png"
+    return cache_dir() / "plate.png"
 
 
 def load_plate(path: Path) -> np.ndarray:
@@ -51,6 +49,9 @@ def plate_size(width: int, height: int) -> tuple[int, int]:
 
 class PlateSegmenter:
     """frame -> person probability (uint8, 255 = person) at reduced resolution."""
+
+    needs_plate = True  # built from a learned background: rebuilt after learning one
+    uses = ("plate_threshold", "plate_path")
 
     def __init__(self, settings):
         self.path = plate_file(settings)
@@ -127,17 +128,15 @@ def learn_plate(frames: list[np.ndarray], settings) -> str:
     return str(path)
 
 
-# -- the command ---------------------------------------------------------------------------
-def cmd_learn(args) -> int:
-    from ..cli import settings_from_args
+def learn_from_source(settings, seconds: float = 1.0) -> str:
+    """Learn the plate from about `seconds` of the source `settings.input` names; the saved path."""
     from ..log import log
     from ..sources import open_source
-    settings = settings_from_args(args)
-    if args.seconds <= 0:
-        raise StageError(f"--seconds: {args.seconds} is not allowed; expected a number above 0")
+    if not seconds > 0:
+        raise StageError(f"learn: {seconds} seconds is not allowed; expected a number above 0")
     source = open_source(settings, realtime=False)
     try:
-        count = max(1, round(args.seconds * (source.fps or settings.fps)))
+        count = max(1, round(seconds * (source.fps or settings.fps)))
         log(f"learning the background from {source.name}: {count} frames; keep out of the picture")
         frames = []
         while len(frames) < count:
@@ -149,13 +148,4 @@ def cmd_learn(args) -> int:
         source.close()
     path = learn_plate(frames, settings)
     log(f"background learned from {len(frames)} frames and saved to {path}")
-    print(path)
-    return 0
-
-
-def register(subparsers) -> None:
-    from ..cli import add_setting_flags
-    p = subparsers.add_parser("learn", help="learn the empty background for the plate engine (about one second)")
-    add_setting_flags(p)
-    p.add_argument("--seconds", type=float, default=1.0, metavar="S", help="how long to watch the empty scene [default 1]")
-    p.set_defaults(func=cmd_learn)
+    return path

@@ -1,16 +1,17 @@
-"""Sources: webcam (threaded newest-frame grabber), video file, still image and the synthetic scene.
+"""Sources: webcam (threaded newest-frame grabber), video file, still image, image sequence and the synthetic scene.
 
 Every source has `.read() -> (frame, capture_time_monotonic) | None`, `.size` (w, h), `.fps`,
-`.name`, `.close()` and works as a context manager. See `open_source()`.
+`.name`, `.close()` and works as a context manager. `open_source()` opens the one the `input`
+setting names through a registry of kinds (`register_source`); `open_path()` opens a file,
+folder or pattern for the measuring commands (bench, eval, mask).
 """
 from __future__ import annotations
 
-import os
-import re
 import sys
 from typing import Callable
 
 from ..log import log
+from ..settings import IMAGE_EXTS, Input, validate
 from ..stages import StageError
 from .base import BaseSource, Pacer, as_bgr
 from .camera import (
@@ -22,7 +23,8 @@ from .camera import (
     open_capture,
     placeholder_frame,
 )
-from .files import IMAGE_EXTS, MAX_DECODE_FAILURES, StillImage, VideoFile
+from .files import MAX_DECODE_FAILURES, StillImage, VideoFile
+from .images import ImageSequence, folder_images
 from .synthetic import (
     COLLAR,
     HAIR,
@@ -32,27 +34,54 @@ from .synthetic import (
     SYNTHETIC_PERIOD,
     WHITEBOARD_TEXT,
     Synthetic,
+    SyntheticCamera,
     synthetic_background,
     synthetic_frame,
     synthetic_person_mask,
 )
 
-__all__ = ["BaseSource", "Camera", "Pacer", "StillImage", "Synthetic", "VideoFile", "as_bgr", "cameras_that_open",
-           "linux_video_nodes", "open_capture", "open_source", "placeholder_frame", "synthetic_background",
+__all__ = ["BaseSource", "Camera", "ImageSequence", "Pacer", "StillImage", "Synthetic", "VideoFile", "as_bgr",
+           "cameras_that_open", "folder_images", "linux_video_nodes", "open_capture", "open_path", "open_source",
+           "register_source", "placeholder_frame", "SyntheticCamera", "synthetic_background",
            "synthetic_frame", "synthetic_person_mask", "IMAGE_EXTS", "MAX_DECODE_FAILURES", "SYNTHETIC_PERIOD",
            "VCAM_NAMES", "WHITEBOARD_TEXT", "COLLAR", "HAIR", "SKIN", "SKIN_SHADE", "SWEATER"]
 
 
-# -- dispatch ---------------------------------------------------------------------------
-def _camera_target(spec: str) -> int | str | None:
-    if spec.isdigit():
-        return int(spec)
-    if re.fullmatch(r"/dev/video\d+", spec):
-        return spec
-    return None
+# -- the registry -----------------------------------------------------------------------
+# input kind (settings.Input.kind) -> factory(spec, settings, realtime, capture_factory) -> an open source
+SOURCES: dict[str, Callable] = {}
 
 
-def _auto(settings, realtime: bool, capture_factory: Callable) -> BaseSource:
+def register_source(kind: str, factory: Callable) -> None:
+    SOURCES[kind] = factory
+
+
+def open_source(settings, realtime: bool, capture_factory: Callable = open_capture) -> BaseSource:
+    """The source `settings.input` names: auto, synthetic, a camera, an image, an image sequence or a video.
+
+    `realtime`: pace files and generated frames at their fps (for live outputs).
+    A still image, when not realtime, repeats forever (`--frames` limits it), except when every
+    output is a single image, or `loop` is off: then it is one frame.
+    """
+    spec = settings.input_spec
+    factory = SOURCES.get(spec.kind)
+    if factory is None:
+        raise StageError(f"input: no source for {spec.kind!r} inputs; registered: {', '.join(SOURCES)}")
+    return factory(spec, settings, realtime, capture_factory)
+
+
+def open_path(path: str, loop: bool = False) -> BaseSource:
+    """A video, an image, an image folder or a numbered pattern, read as fast as it decodes (bench, eval, mask).
+
+    Not looping, an image is one frame and a sequence or video ends after its last frame.
+    """
+    settings = validate(input=path, output="null", loop=loop)
+    if settings.input_spec.kind not in FILE_KINDS:
+        raise StageError(f"input: {path!r} is not a file, a folder of images or a pattern like frames/%05d.jpg")
+    return open_source(settings, realtime=False)
+
+
+def _auto(spec: Input, settings, realtime: bool, capture_factory: Callable) -> BaseSource:
     """The webcam if one opens (index 0 first, then any /dev/videoN), else the synthetic scene."""
     if sys.platform.startswith("linux"):
         vcam = settings.vcam_device
@@ -72,31 +101,29 @@ def _auto(settings, realtime: bool, capture_factory: Callable) -> BaseSource:
     return Synthetic(settings.width, settings.height, settings.fps, realtime)
 
 
-def _only_still_outputs(output: str) -> bool:
-    from ..sinks import IMAGE_EXTS as STILL_OUTPUTS
-    from ..sinks import output_parts
-    parts = output_parts(output)
-    return bool(parts) and all(os.path.splitext(p)[1].lower() in STILL_OUTPUTS for p in parts)
+def _synthetic(spec: Input, settings, realtime: bool, capture_factory: Callable) -> BaseSource:
+    return Synthetic(settings.width, settings.height, settings.fps, realtime)
 
 
-def open_source(settings, realtime: bool, capture_factory: Callable = open_capture) -> BaseSource:
-    """The source `settings.input` names: auto, synthetic, a camera index or /dev/videoN, or a file.
+def _camera(spec: Input, settings, realtime: bool, capture_factory: Callable) -> BaseSource:
+    return Camera(spec.target, settings.width, settings.height, settings.fps, settings.mjpg, capture_factory,
+                  wait=settings.wait_for_camera)
 
-    `realtime`: pace files and generated frames at their fps (for live outputs).
-    A still image, when not realtime, repeats forever (`--frames` limits it), except when every
-    output is a single image, or `loop` is off: then it is one frame.
-    """
-    spec = settings.input.strip()
-    if spec == "auto":
-        return _auto(settings, realtime, capture_factory)
-    if spec == "synthetic":
-        return Synthetic(settings.width, settings.height, settings.fps, realtime)
-    target = _camera_target(spec)
-    if target is not None:
-        return Camera(target, settings.width, settings.height, settings.fps, settings.mjpg, capture_factory)
-    if not spec:
-        raise StageError("input: empty; use auto, synthetic, a camera index, /dev/videoN or a file")
-    if os.path.splitext(spec)[1].lower() in IMAGE_EXTS:
-        once = not realtime and (_only_still_outputs(settings.output) or not settings.loop)
-        return StillImage(spec, settings.fps, realtime, frames=1 if once else None)
-    return VideoFile(spec, settings.loop, realtime, settings.fps)
+
+def _image(spec: Input, settings, realtime: bool, capture_factory: Callable) -> BaseSource:
+    once = not realtime and (all(o.kind == "image" for o in settings.outputs) or not settings.loop)
+    return StillImage(spec.target, settings.fps, realtime, frames=1 if once else None)
+
+
+def _images(spec: Input, settings, realtime: bool, capture_factory: Callable) -> BaseSource:
+    return ImageSequence(spec.target, settings.fps, settings.loop, realtime)
+
+
+def _video(spec: Input, settings, realtime: bool, capture_factory: Callable) -> BaseSource:
+    return VideoFile(spec.target, settings.loop, realtime, settings.fps)
+
+
+FILE_KINDS = ("image", "images", "video")
+for _kind, _factory in (("auto", _auto), ("synthetic", _synthetic), ("camera", _camera), ("image", _image),
+                        ("images", _images), ("video", _video)):
+    register_source(_kind, _factory)

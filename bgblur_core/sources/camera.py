@@ -94,7 +94,7 @@ class Camera(BaseSource):
     def __init__(self, target: int | str, width: int, height: int, fps: float, mjpg: bool,
                  capture_factory: Callable = open_capture, lost_after: float = 1.0,
                  backoff: tuple[float, float] = (0.25, 4.0), first_frame_timeout: float = 3.0,
-                 list_cameras: bool = True):
+                 list_cameras: bool = True, wait: bool = False):
         self.target, self.fps = target, float(fps)
         self.name = f"camera {target}"
         self._request = (width, height, fps, mjpg)
@@ -110,11 +110,18 @@ class Camera(BaseSource):
         self._placeholder_base: np.ndarray | None = None
         self._next_placeholder = 0.0
         self._cap = self._open()
+        if self._cap is None and wait:  # start lost: placeholders at the requested size until it opens
+            log(f"input: {self.name} did not open; showing a placeholder and retrying")
+            self.size, self._last_good, self._cap = (width, height), time.monotonic() - lost_after, _Closed()
+            self._thread = threading.Thread(target=self._run, name=f"{self.name} reader", daemon=True)
+            self._thread.start()
+            return
         if self._cap is None:
             raise self._not_opened() if list_cameras else StageError(f"input: {self.name} did not open")
         ok, frame = self._first_frame(first_frame_timeout)
         if not ok:
-            self._cap.release()
+            if not self._stalled:
+                self._cap.release()
             raise StageError(f"input: {self.name} opened but delivered no frame in {first_frame_timeout:g} s; "
                              "is another program using it?")
         frame = as_bgr(frame)
@@ -153,14 +160,24 @@ class Camera(BaseSource):
         return StageError(f"input: {self.name} did not open{why}; {listing}")
 
     def _first_frame(self, timeout: float):
+        """(True, frame) once the camera delivers, or (False, None) after `timeout` s, even when a
+        read blocks (a stalled device): the reads run on a helper thread that we stop waiting for."""
         deadline = time.monotonic() + timeout
-        while True:
-            ok, frame = self._cap.read()
-            if ok and frame is not None and frame.size:
-                return True, frame
-            if time.monotonic() >= deadline:
-                return False, None
-            time.sleep(0.05)
+        got: list = []
+
+        def grab() -> None:
+            while not got and time.monotonic() < deadline:
+                ok, frame = self._cap.read()
+                if ok and frame is not None and frame.size:
+                    got.append(frame)
+                    return
+                time.sleep(0.05)
+
+        thread = threading.Thread(target=grab, name=f"{self.name} first frame", daemon=True)
+        thread.start()
+        thread.join(timeout + 0.5)
+        self._stalled = thread.is_alive()  # still blocked in read(): the capture must not be released
+        return (True, got[0]) if got else (False, None)
 
     # -- the reader thread ---------------------------------------------------------------
     def _store(self, frame: np.ndarray) -> None:

@@ -1,49 +1,21 @@
 """File sources: a still image (repeated) and a video file (looped, paced, skipping bad frames)."""
 from __future__ import annotations
 
-import os
 import time
 from typing import Callable
 
 import cv2
 import numpy as np
 
+from ..fileinfo import file_problem
 from ..log import log
 from ..stages import StageError
 from .base import BaseSource, Pacer, as_bgr
-
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".pgm", ".ppm")
-
-
-def is_image(path: str) -> bool:
-    return os.path.splitext(path)[1].lower() in IMAGE_EXTS
-
-
-def folder_images(folder: str) -> list[str]:
-    """The image file names in `folder`, sorted, leaving out NAME_mask.png ground truth."""
-    return sorted(n for n in os.listdir(folder) if is_image(n) and not os.path.splitext(n)[0].endswith("_mask"))
-
 
 MAX_DECODE_FAILURES = 8  # consecutive failed reads of a file before we call it the end
 
 
 # -- files --------------------------------------------------------------------------------
-def _file_problem(path: str) -> str | None:
-    """Why `path` cannot be read, in a few words, or None when it looks readable."""
-    if not os.path.exists(path):
-        return "no such file"
-    if os.path.isdir(path):
-        return "it is a directory"
-    if not os.access(path, os.R_OK):
-        return "permission denied"
-    try:
-        with open(path, "rb") as f:
-            f.read(1)
-    except OSError as e:
-        return (e.strerror or str(e)).lower()
-    return None
-
-
 def _cannot_read(path: str, why: str) -> StageError:
     return StageError(f"input: cannot read {path!r}: {why}")
 
@@ -52,7 +24,7 @@ class StillImage(BaseSource):
     """One image, repeated: paced at `fps` when realtime; `frames` limits it (None: forever)."""
 
     def __init__(self, path: str, fps: float, realtime: bool, frames: int | None = None):
-        why = _file_problem(path)
+        why = file_problem(path)
         if why:
             raise _cannot_read(path, why)
         image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
@@ -80,7 +52,7 @@ class VideoFile(BaseSource):
 
     def __init__(self, path: str, loop: bool, realtime: bool, fallback_fps: float = 30.0,
                  capture_factory: Callable = cv2.VideoCapture):
-        why = _file_problem(path)
+        why = file_problem(path)
         if why:
             raise _cannot_read(path, why)
         self.path, self.loop, self._factory = path, loop, capture_factory

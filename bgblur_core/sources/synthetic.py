@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from functools import lru_cache
 
@@ -26,10 +27,12 @@ def _synthetic_background(w: int, h: int) -> np.ndarray:
     def P(x, y):
         return int(round(x * sx)), int(round(y * sy))
 
-    # wall: low-saturation beige with a soft light falloff from the top left
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    light = 1.05 - 0.25 * np.hypot(xx / w, yy / h)
-    bg = (np.array((150, 160, 166), np.float32) * light[..., None]).clip(0, 255).astype(np.uint8)
+    # wall: low-saturation beige with a soft light falloff from the top left (one channel at a time:
+    # at 4K a full 3-channel float image would cost 100 MB)
+    light = 1.05 - 0.25 * np.hypot(np.arange(w, dtype=np.float32) / w, np.arange(h, dtype=np.float32)[:, None] / h)
+    bg = np.empty((h, w, 3), np.uint8)
+    for c, level in enumerate((150, 160, 166)):
+        bg[..., c] = (light * np.float32(level)).clip(0, 255)
     # whiteboard with dark marker writing
     cv2.rectangle(bg, P(50, 60), P(520, 400), (118, 120, 124), max(1, int(8 * s)))
     cv2.rectangle(bg, P(58, 68), P(512, 392), (232, 235, 236), -1)
@@ -62,9 +65,10 @@ def _synthetic_background(w: int, h: int) -> np.ndarray:
 
 @lru_cache(maxsize=4)
 def _synthetic_noise(w: int, h: int) -> tuple[np.ndarray, ...]:
-    """Four fixed planes of mild sensor noise; frame n adds one and subtracts the next."""
-    rng = np.random.default_rng(99)
-    return tuple(rng.integers(0, 5, (h, w, 3), dtype=np.uint8) for _ in range(4))
+    """Four planes of mild sensor noise; frame n adds one and subtracts the next. They are views of
+    one plane shifted by a row each, so they cost one frame's memory, not four."""
+    plane = np.random.default_rng(99).integers(0, 5, (h + 3, w, 3), dtype=np.uint8)
+    return tuple(plane[k:k + h] for k in range(4))
 
 
 def _figure_pose(n: int, w: int, h: int) -> tuple[float, float, float, float]:
@@ -136,16 +140,68 @@ def synthetic_person_mask(n: int, w: int, h: int) -> np.ndarray:
     return mask
 
 
+# -- a time code in the picture, for measuring latency end to end (e.g. into OBS) ----------------
+TIMECODE_ENV = "BGBLUR_SYNTHETIC_TIMECODE"  # "1": the synthetic scene carries its capture time
+TIMECODE_BITS = 20  # milliseconds of time.monotonic() modulo 2**20 (17 minutes)
+TIMECODE_ONE, TIMECODE_ZERO = (0, 0, 255), (255, 0, 0)  # saturated red / blue: the hsv engine keeps them sharp
+
+
+def draw_timecode(frame: np.ndarray, t: float) -> None:
+    """Write `t` (monotonic seconds) into the frame's top band as TIMECODE_BITS red/blue blocks, MSB first."""
+    h, w = frame.shape[:2]
+    ms, band = int(t * 1000) % (1 << TIMECODE_BITS), max(8, h // 12)
+    for i in range(TIMECODE_BITS):
+        bit = ms >> (TIMECODE_BITS - 1 - i) & 1
+        x0, x1 = i * w // TIMECODE_BITS, (i + 1) * w // TIMECODE_BITS
+        frame[:band, x0:x1] = TIMECODE_ONE if bit else TIMECODE_ZERO
+
+
+def read_timecode(img: np.ndarray) -> int:
+    """The milliseconds draw_timecode wrote, read back from a (scaled, re-encoded) BGR picture of the frame."""
+    h, w = img.shape[:2]
+    y, ms = max(8, h // 12) // 2, 0
+    for i in range(TIMECODE_BITS):
+        b, _, r = (int(v) for v in img[y, (2 * i + 1) * w // (2 * TIMECODE_BITS)])
+        ms = ms << 1 | (r > b)
+    return ms
+
+
 class Synthetic(BaseSource):
-    """The built-in scene, endless; paced at `fps` when realtime."""
+    """The built-in scene, endless; paced at `fps` when realtime (with a time code when TIMECODE_ENV is 1)."""
 
     def __init__(self, w: int, h: int, fps: float, realtime: bool):
         self.size, self.fps, self.name = (w, h), float(fps), "synthetic"
         self._pacer = Pacer(fps) if realtime else None
         self.n = 0
+        self.timecode = os.environ.get(TIMECODE_ENV) == "1"
 
     def read(self):
         frame = synthetic_frame(self.n, *self.size)
         self.n += 1
         now = self._pacer.wait() if self._pacer else time.monotonic()
+        if self.timecode:
+            draw_timecode(frame, now)
         return frame, now
+
+
+class SyntheticCamera:
+    """A camera device (the cv2.VideoCapture interface `Camera` reads) that delivers the synthetic
+    scene at `fps`, like a real webcam: for measuring the live pipeline without one (`bgblur bench`)."""
+
+    def __init__(self, size: tuple[int, int], fps: float):
+        self.size, self._pacer, self.n = size, Pacer(fps), 0
+
+    def isOpened(self) -> bool:
+        return True
+
+    def set(self, prop, value) -> bool:
+        return False
+
+    def read(self):
+        frame = synthetic_frame(self.n, *self.size)
+        self.n += 1
+        self._pacer.wait()
+        return True, frame
+
+    def release(self) -> None:
+        pass
