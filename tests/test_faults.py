@@ -76,15 +76,13 @@ def test_a_full_disk_keeps_no_partial_file_and_fails_in_one_line(tmp_path, ext):
 
 def test_a_file_that_fits_is_moved_into_place_whole(tmp_path):
     disk = tmp_path / "disk"
-    with small_disk(disk, free_kb=500) as mounted:
-        if not mounted:
-            pytest.skip("mount is not permitted here")
+    with small_disk(disk, free_kb=500) as mounted:  # not mounted: a plain folder, which has room too
         out = disk / "o.mp4"
         r = subprocess.run([*BGBLUR, "run", "--input", "synthetic", "--engine", "hsv", "--frames", "10",
                             "--width", "320", "--height", "240", "--output", str(out)],
                            capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
-        assert sorted(p.name for p in disk.iterdir()) == ["filler", "o.mp4"]
+        assert sorted(p.name for p in disk.iterdir()) == (["filler"] if mounted else []) + ["o.mp4"]
         cap = cv2.VideoCapture(str(out))
         assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 10
         cap.release()

@@ -1,7 +1,7 @@
 """`bgblur mask`: the alpha mask the compositor would use, for an image, a folder, a video or a pattern."""
 from __future__ import annotations
 
-from ..stages import StageError
+from ..errors import StageError
 from .options import add_setting_flags, settings_from_args
 
 

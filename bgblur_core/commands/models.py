@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import models
-from ..stages import StageError
+from ..errors import StageError
 
 
 def cmd_list(args) -> int:

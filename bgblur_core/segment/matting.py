@@ -17,7 +17,7 @@ import numpy as np
 from .. import models
 from ..stages import StageError
 from . import runtime
-from .neural import check_model_file
+from .neural import check_model_file, rgb_planes
 
 INPUTS = ("src", "r1i", "r2i", "r3i", "r4i", "downsample_ratio")
 OUTPUTS = ("pha", "r1o", "r2o", "r3o", "r4o")
@@ -87,9 +87,7 @@ class RvmSegmenter:
             pyramid.resized(size, dst=self._small)
         else:
             cv2.resize(frame, size, dst=self._small, interpolation=cv2.INTER_AREA)
-        for c, plane in enumerate(reversed(cv2.split(self._small))):  # BGR -> planar RGB in 0..1
-            np.multiply(plane, np.float32(1 / 255), out=self._blob[0, c])
-        return self._blob
+        return rgb_planes(self._small, self._blob)
 
     def __call__(self, frame: np.ndarray, pyramid=None) -> np.ndarray:
         """The alpha as uint8 0..255 (255 = person) at the model's input size."""

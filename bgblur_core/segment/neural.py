@@ -24,6 +24,13 @@ def check_model_file(path: str, kind: str) -> None:
         raise StageError(f"model_path: {path} {why}; give a {kind} file, or leave it empty for the built-in model")
 
 
+def rgb_planes(bgr: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """`bgr` (HxWx3 uint8) as planar RGB in 0..1, written into `out` (1x3xHxW float32)."""
+    for c, plane in enumerate(reversed(cv2.split(bgr))):
+        np.multiply(plane, np.float32(1 / 255), out=out[0, c])
+    return out
+
+
 class SelfieModel:
     """MediaPipe selfie segmentation (general, 256x256): RGB 0..1 in, person probability out."""
 
@@ -59,13 +66,10 @@ class SelfieModel:
         frame's area-averaged halvings (`pyramid`) that is at least the model's size."""
         src = frame if pyramid is None else pyramid.at_least(self.size)
         cv2.resize(src, self.size, dst=self._small, interpolation=cv2.INTER_LINEAR)
-        scale = np.float32(1 / 255)
-        if self.runner.channels_last:
-            cv2.cvtColor(self._small, cv2.COLOR_BGR2RGB, dst=self._small)
-            np.multiply(self._small, scale, out=self._blob[0])
-        else:
-            for c, plane in enumerate(reversed(cv2.split(self._small))):  # BGR -> planar RGB
-                np.multiply(plane, scale, out=self._blob[0, c])
+        if not self.runner.channels_last:
+            return rgb_planes(self._small, self._blob)
+        cv2.cvtColor(self._small, cv2.COLOR_BGR2RGB, dst=self._small)
+        np.multiply(self._small, np.float32(1 / 255), out=self._blob[0])
         return self._blob
 
     def run(self, blob: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from .base import BaseSource, Pacer, as_bgr
 from .camera import (
     VCAM_NAMES,
     Camera,
-    _is_virtual_camera,
+    is_virtual_camera,
     cameras_that_open,
     linux_video_nodes,
     open_capture,
@@ -85,7 +85,7 @@ def _auto(spec: Input, settings, realtime: bool, capture_factory: Callable) -> B
     """The webcam if one opens (index 0 first, then any /dev/videoN), else the synthetic scene."""
     if sys.platform.startswith("linux"):
         vcam = settings.vcam_device
-        nodes = [i for i in linux_video_nodes() if f"/dev/video{i}" != vcam and not _is_virtual_camera(i)]
+        nodes = [i for i in linux_video_nodes() if f"/dev/video{i}" != vcam and not is_virtual_camera(i)]
         candidates = sorted(nodes, key=lambda i: i != 0)
     else:
         candidates = [0]

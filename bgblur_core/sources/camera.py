@@ -26,7 +26,7 @@ def linux_video_nodes() -> list[int]:
     return sorted(int(m.group(1)) for m in nodes if m)
 
 
-def _is_virtual_camera(index: int) -> bool:
+def is_virtual_camera(index: int) -> bool:
     try:
         with open(f"/sys/class/video4linux/video{index}/name", encoding="utf-8") as f:
             name = f.read().strip().lower()

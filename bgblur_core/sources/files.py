@@ -11,6 +11,7 @@ from ..fileinfo import file_problem
 from ..log import log
 from ..stages import StageError
 from .base import BaseSource, Pacer, as_bgr
+from .images import read_image
 
 MAX_DECODE_FAILURES = 8  # consecutive failed reads of a file before we call it the end
 
@@ -27,10 +28,9 @@ class StillImage(BaseSource):
         why = file_problem(path)
         if why:
             raise _cannot_read(path, why)
-        image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-        if image is None or image.size == 0:
+        self.image = read_image(path)
+        if self.image is None:
             raise _cannot_read(path, "not an image OpenCV can decode")
-        self.image = as_bgr(image)
         self.size = (self.image.shape[1], self.image.shape[0])
         self.name, self.fps, self.frames = f"image {path}", float(fps), frames
         self._pacer = Pacer(fps) if realtime else None
