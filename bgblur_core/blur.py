@@ -38,10 +38,18 @@ class Pyramid:
             img = self.level(k)
         return img
 
-    def resized(self, size: tuple[int, int], dst: np.ndarray | None = None) -> np.ndarray:
-        """The frame at size = (w, h), area-averaged from the smallest level at least that big
-        (bilinear where that level is not wider than the target)."""
-        img = self.at_least(size)
+    def resized(self, size: tuple[int, int], dst: np.ndarray | None = None,
+                region: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """The frame, or its `region` (x0, y0, x1, y1), at size = (w, h): area-averaged from the
+        smallest level that keeps it at least that big (bilinear where it is not wider than the target)."""
+        if region is None:
+            img = self.at_least(size)
+        else:
+            x0, y0, x1, y1 = region
+            k = 0
+            while (x1 >> k + 1) - (x0 >> k + 1) >= size[0] and (y1 >> k + 1) - (y0 >> k + 1) >= size[1]:
+                k += 1
+            img = self.level(k)[y0 >> k:y1 >> k, x0 >> k:x1 >> k]
         w, h = size
         if img.shape[1] == w and img.shape[0] == h:
             if dst is None:

@@ -3,7 +3,7 @@
 Each stage is rebuilt on its own: `Stages.rebuilt(settings)` rebuilds only the stages whose
 settings changed (`Setting.stage`) and shares the others, so a blur change never reloads the
 model and the refiner's temporal state lives on while the segmenter does. Engine rules are read
-from the segmenter's class (`refine_auto`, `uses`), not decided here.
+from the segmenter's class (`refine_auto`, `matte`, `uses`), not decided here.
 """
 from __future__ import annotations
 
@@ -41,9 +41,9 @@ def build_segmenter(settings: Settings):
         raise EngineError(settings.engine, "starting", e) from e
 
 
-def refine_auto(segmenter) -> bool:
-    """The engine's rule: whether refine=auto refines its masks."""
-    return getattr(segmenter, "refine_auto", True)
+def refiner_for(settings: Settings, segmenter):
+    """The refiner `settings` ask for, by the engine's rules (`refine_auto`, `matte`)."""
+    return make_refiner(settings, getattr(segmenter, "refine_auto", True), getattr(segmenter, "matte", False))
 
 
 class Stages:
@@ -52,7 +52,7 @@ class Stages:
     def __init__(self, settings: Settings, segmenter=None, refiner=None, compositor=None):
         self.settings = settings
         self.segmenter = segmenter if segmenter is not None else build_segmenter(settings)
-        self.refiner = refiner if refiner is not None else make_refiner(settings, refine_auto(self.segmenter))
+        self.refiner = refiner if refiner is not None else refiner_for(settings, self.segmenter)
         self.compositor = compositor if compositor is not None else Compositor(settings, hard=self.refiner.hard)
 
     def touches_segmenter(self, changed) -> bool:
@@ -69,7 +69,7 @@ class Stages:
         seg = build_segmenter(settings) if new_segmenter else self.segmenter
         refiner = None
         if "refiner" in touched or type(seg) is not type(self.segmenter):
-            refiner = make_refiner(settings, refine_auto(seg))
+            refiner = refiner_for(settings, seg)
             if type(seg) is type(self.segmenter):  # the same kind of masks: carry the temporal state on
                 refiner.adopt(self.refiner)
         hard = (refiner or self.refiner).hard

@@ -324,14 +324,12 @@ def step_scores(settings, frames, sequence: bool) -> list[dict]:
     pairs: the engine segments each frame once and every step refines that mask. `sequence`: the
     frames are one sequence (temporal state carries over); else each is a photo on its own.
     Empty when the engine's masks are not refined."""
-    from .chain import build_segmenter, refine_auto
-    from .refine import make_refiner
+    from .chain import build_segmenter, refiner_for
     from .stages import FrameContext
     segmenter = build_segmenter(settings)
-    auto = refine_auto(segmenter)
-    if make_refiner(settings, auto).hard:
+    if refiner_for(settings, segmenter).hard:
         return []
-    scores = [StepScore(label, make_refiner(s, auto)) for label, s in refinement_steps(settings)]
+    scores = [StepScore(label, refiner_for(s, segmenter)) for label, s in refinement_steps(settings)]
     reset = getattr(segmenter, "reset", None)
     for frame, gt in frames:
         if reset is not None and not sequence:

@@ -48,7 +48,7 @@ def mask_folder(stages, source: ImageSequence, dst: str) -> int:
     """Every image of a folder on its own (no temporal state between them); NAME_mask.png in `dst`."""
     written = 0
     while (got := source.read()) is not None:
-        stages.refiner.reset()
+        stages.reset()  # a photo on its own: no temporal or recurrent state from the last one
         name = os.path.splitext(os.path.basename(source.path))[0]
         write_mask(os.path.join(dst, name + "_mask.png"), stages.alpha(got[0]))
         written += 1

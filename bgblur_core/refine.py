@@ -212,6 +212,31 @@ class HardCut:
         pass
 
 
+class SoftMatte(HardCut):
+    """No refinement for an engine whose output is already a soft matte (rvm, whose every
+    refinement step lowers boundary F): the matte scaled to the frame as it is."""
+
+    hard = False
+
+    def __call__(self, mask: np.ndarray, ctx: FrameContext) -> tuple[np.ndarray, Box]:
+        height, width = ctx.frame.shape[:2]
+        box = cv2.boundingRect(mask)
+        if mask.shape == (height, width):
+            return mask, box
+        full = cv2.resize(mask, (width, height), dst=self._buf("full", (height, width), np.uint8),
+                          interpolation=cv2.INTER_LINEAR)
+        return full, scaled_box(box, mask.shape, width, height) if box[2] else box
+
+
+def scaled_box(box: Box, shape: tuple[int, ...], width: int, height: int) -> Box:
+    """A box (x, y, w, h) of an image of `shape`, on that image scaled to width x height, with a rim
+    for what bilinear scaling spreads past it."""
+    x, y, w, h = box
+    fx, fy = width / shape[1], height / shape[0]
+    x0, y0 = max(0, int(x * fx) - 2), max(0, int(y * fy) - 2)
+    return x0, y0, min(width, int((x + w) * fx) + 3) - x0, min(height, int((y + h) * fy) + 3) - y0
+
+
 class MaskRefiner:
     """The refinement steps of settings group "refine", with the temporal state they need."""
 
@@ -266,10 +291,7 @@ class MaskRefiner:
             self._full_box = box
         else:
             cv2.resize(alpha, (width, height), dst=out, interpolation=cv2.INTER_LINEAR)
-            fx, fy = width / alpha.shape[1], height / alpha.shape[0]
-            x0, y0 = max(0, int(x * fx) - 2), max(0, int(y * fy) - 2)
-            box = (x0, y0, min(width, int((x + w) * fx) + 3) - x0, min(height, int((y + h) * fy) + 3) - y0)
-            self._full_box = box
+            box = self._full_box = scaled_box((x, y, w, h), alpha.shape, width, height)
         if not self.soft and self.feather == 0:
             roi = out[box[1]:box[1] + box[3], box[0]:box[0] + box[2]]
             cv2.threshold(roi, 127, 255, cv2.THRESH_BINARY, dst=roi)
@@ -344,7 +366,9 @@ def remove_small_regions(alpha: np.ndarray, share: float) -> np.ndarray:
     return alpha
 
 
-def make_refiner(settings, auto: bool = True) -> MaskRefiner | HardCut:
-    """The refiner `settings.refine` asks for; `auto`: whether refine=auto refines (the engine's rule)."""
-    refine = settings.refine == "on" or (settings.refine == "auto" and auto)
-    return MaskRefiner(settings) if refine else HardCut()
+def make_refiner(settings, auto: bool = True, matte: bool = False) -> MaskRefiner | HardCut:
+    """The refiner `settings.refine` asks for, by the engine's rules: `auto`, whether refine=auto
+    refines; `matte`, whether its unrefined output is a soft matte to keep as it is."""
+    if settings.refine == "on" or (settings.refine == "auto" and auto):
+        return MaskRefiner(settings)
+    return SoftMatte() if matte else HardCut()

@@ -116,7 +116,7 @@ SCHEMA: tuple[Setting, ...] = (
     _s("plate_threshold", int, 30, "plate engine: colour distance from the learned background that counts as person.", "engine", min=1, max=255),
     _s("plate_path", str, "", "plate engine: where the learned background is saved (empty: the user cache).", "engine"),
     # refinement
-    _s("refine", str, "auto", "Mask refinement: auto (on for neural and plate, off for hsv so it stays seed-exact), on or off.", "refine", choices=("auto", "on", "off")),
+    _s("refine", str, "auto", "Mask refinement: auto (on for selfie and plate; off for hsv, which stays seed-exact, and for rvm, whose soft matte is kept as it is), on or off.", "refine", choices=("auto", "on", "off")),
     _s("mask_threshold", float, 0.6, "Person probability that counts as person (0.6 fits human-drawn outlines better than 0.5).", "refine", min=0.0, max=1.0),
     _s("soft_mask", bool, True, "Keep a soft alpha around the threshold instead of a hard cut.", "refine"),
     _s("temporal", float, 0.5, "Temporal smoothing (0 off): the previous mask follows the motion and is averaged in where it fits; a moving edge is never more than a frame behind.", "refine", min=0.0, max=0.95),

@@ -5,9 +5,10 @@ stability comes from. The state is dropped, and the next frame starts fresh, on 
 size, on `reset()` (the pipeline calls it when the source changes; an engine switch builds a new
 segmenter) and on a scene cut, detected here from a 16x9 grey thumbnail of consecutive frames.
 
-The model runs on the frame scaled so that its longer side is `rvm_size` (the shorter follows the
-frame's shape, in multiples of 4) at its own resolution (downsample_ratio 1), and its soft alpha
-is returned as uint8, 255 = person, like the selfie models' probability.
+The model sees the person's region of the frame (`crop.PersonCrop`; the whole frame first) at
+about the pixel count of the whole frame scaled to a longer side of `rvm_size`, at its own
+resolution (downsample_ratio 1). Its soft alpha is returned as uint8, 255 = person, like the
+selfie models' probability: over the whole frame, at twice that scale when it saw a region.
 """
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ import cv2
 import numpy as np
 
 from .. import models
+from ..blur import Pyramid
 from ..stages import StageError
 from . import runtime
+from .crop import PersonCrop, input_size
 from .neural import check_model_file, rgb_planes
 
 INPUTS = ("src", "r1i", "r2i", "r3i", "r4i", "downsample_ratio")
@@ -26,18 +29,12 @@ SCENE_CUT = 20  # mean absolute grey-level change of the thumbnail that counts a
 # changes at most 3.2 (DAVIS lucia's walk; the talking-head clips 2.4), unrelated photos 28 and up
 
 
-def input_size(frame_w: int, frame_h: int, long_side: int) -> tuple[int, int]:
-    """(w, h) of the model's input: the longer side `long_side`, the shorter in proportion; both
-    multiples of 4 (the decoder crops its upsampled maps to fit any size; 4 keeps the shape closest)."""
-    longer = long_side // 4 * 4
-    shorter = max(16, int(round(longer * min(frame_w, frame_h) / max(frame_w, frame_h) / 4)) * 4)
-    return (longer, shorter) if frame_w >= frame_h else (shorter, longer)
-
-
 class RvmSegmenter:
     """Robust Video Matting, MobileNetV3: RGB 0..1 NCHW and the recurrent state in, alpha and state out."""
 
     spec = models.MODELS["rvm"]
+    refine_auto = False  # every refinement step lowers its boundary F (dev and DAVIS): the matte is kept as it is
+    matte = True
     uses = ("model_path", "runtime", "rvm_size")  # beyond engine and threads (the pipeline's rebuild rule)
 
     def __init__(self, path: str, runtime_name: str = "auto", threads: int = 1, long_side: int = 256):
@@ -47,12 +44,14 @@ class RvmSegmenter:
         self.runtime = self.runner.name  # what runs it, for the status, bench and doctor
         self._ratio = np.array([1.0], np.float32)
         self._size = None
+        self.crop = PersonCrop(long_side)
         self.reset()
         self._check()
 
     def reset(self) -> None:
         """Forget the recurrent state: the next frame starts a new sequence."""
         self._state, self._thumb, self._shape = None, None, None
+        self.crop.reset()
 
     def _check(self) -> None:
         """Run the model once at load time: a mismatched model fails now, not mid-stream."""
@@ -75,30 +74,48 @@ class RvmSegmenter:
         last, self._thumb = self._thumb, thumb
         return last is not None and cv2.norm(thumb, last, cv2.NORM_L1) / thumb.size > SCENE_CUT
 
-    def normalise(self, frame: np.ndarray, pyramid=None) -> np.ndarray:
-        """The frame as a 1x3xHxW float32 RGB blob in 0..1 at the model's input size."""
+    def normalise(self, frame: np.ndarray, pyramid=None, region=None, size=None) -> np.ndarray:
+        """The frame's `region` (default: all of it) as a 1x3xHxW float32 RGB blob in 0..1 at the
+        input `size` (default: the whole frame's)."""
         h, w = frame.shape[:2]
-        size = input_size(w, h, self.long_side)
+        size = size or input_size(w, h, self.long_side)
         if size != self._size:
             self._size = size
             self._small = np.empty((size[1], size[0], 3), np.uint8)
             self._blob = np.empty((1, 3, size[1], size[0]), np.float32)
-        if pyramid is not None:
-            pyramid.resized(size, dst=self._small)
-        else:
-            cv2.resize(frame, size, dst=self._small, interpolation=cv2.INTER_AREA)
+        (pyramid or Pyramid(frame)).resized(size, dst=self._small, region=region)
         return rgb_planes(self._small, self._blob)
 
     def __call__(self, frame: np.ndarray, pyramid=None) -> np.ndarray:
-        """The alpha as uint8 0..255 (255 = person) at the model's input size."""
-        blob = self.normalise(frame, pyramid)
-        thumb = cv2.cvtColor(cv2.resize(self._small, THUMB, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+        """The alpha as uint8 0..255 (255 = person) over the whole frame, at the model's scale."""
+        h, w = frame.shape[:2]
+        pyramid = pyramid or Pyramid(frame)
+        thumb = cv2.cvtColor(pyramid.resized(THUMB), cv2.COLOR_BGR2GRAY)
         if frame.shape != self._shape or self.scene_cut(thumb):
             self._state = None
+            self.crop.reset()
         self._shape = frame.shape
+        region, size = self.crop.plan(w, h)
+        if size != self._size:
+            self._state = None  # the recurrent state has the input's shape
+        blob = self.normalise(frame, pyramid, region, size)
         pha, *state = self.runner.run(blob, *(self._state or self._zero_state()), self._ratio)
         self._state = state
-        return cv2.convertScaleAbs(pha.reshape(blob.shape[2:]), alpha=255.0)
+        alpha = cv2.convertScaleAbs(pha.reshape(blob.shape[2:]), alpha=255.0)
+        self.crop.follow(alpha, w, h)
+        return alpha if region == (0, 0, w, h) else placed(alpha, region, w, h, 2 * self.long_side)
+
+
+def placed(alpha: np.ndarray, region, frame_w: int, frame_h: int, long_side: int) -> np.ndarray:
+    """`alpha` (over `region` of the frame) in a zero alpha over the whole frame, whose longer side
+    is `long_side` (at most the frame's)."""
+    cw, ch = input_size(frame_w, frame_h, min(long_side, max(frame_w, frame_h)))
+    x0, y0, x1, y1 = region
+    cx0, cy0 = round(x0 * cw / frame_w), round(y0 * ch / frame_h)
+    cx1, cy1 = max(cx0 + 1, round(x1 * cw / frame_w)), max(cy0 + 1, round(y1 * ch / frame_h))
+    out = np.zeros((ch, cw), np.uint8)
+    out[cy0:cy1, cx0:cx1] = cv2.resize(alpha, (cx1 - cx0, cy1 - cy0), interpolation=cv2.INTER_LINEAR)
+    return out
 
 
 def make_rvm_segmenter(settings) -> RvmSegmenter:
