@@ -50,7 +50,7 @@ def test_the_region_follows_a_narrow_person_with_a_tall_input_of_the_same_pixel_
 def test_a_region_wider_than_the_frame_allows_is_cut_to_the_frame_the_only_squashed_case():
     c = PersonCrop(256)
     _, size = c.plan(W, H)
-    c.follow(person(size, (110, 20, 130, 144)), W, H)  # 100 px wide, 620 tall: the 3x zoom limit widens it
+    c.follow(person(size, (110, 20, 130, 144)), W, H)  # 100 px wide, 620 tall: the 4x zoom limit widens it
     region, size = c.plan(W, H)
     assert region[3] - region[1] == H and region[2] - region[0] >= W * crop.MIN_SHARE - 1
 
@@ -100,7 +100,15 @@ def test_a_person_filling_the_frame_keeps_the_whole_frame_and_its_input():
     assert c.plan(W, H) == ((0, 0, W, H), (256, 144))
 
 
-def test_the_zoom_is_at_most_three_times():
+def test_regions_are_on_the_grid_of_the_frames_third_halving_or_at_its_edge():
+    for want in ((3, 5, 333, 601), (101, 0, 700, 719), (900, 200, 1280, 720)):
+        region = fitted(want, (160, 224), (W, H))
+        assert all(v % 8 == 0 for v in region[:2]) and contains(region, want)
+        assert (region[2] % 8 == 0 or region[2] == W) and (region[3] % 8 == 0 or region[3] == H)
+    assert fitted((0, 0, 850, 479), (256, 144), (854, 480))[2:] == (854, 480)
+
+
+def test_the_zoom_is_at_most_four_times():
     region = fitted((600, 300, 610, 310), (256, 144), (W, H))
     assert region[2] - region[0] >= W * crop.MIN_SHARE - 1 and region[3] - region[1] >= H * crop.MIN_SHARE - 1
     assert contains(region, (600, 300, 610, 310))
@@ -146,3 +154,17 @@ def test_rvm_keeps_its_matte_soft_when_unrefined_and_other_engines_cut_it():
     assert SoftMatte()(full, FrameContext(frame))[0] is full  # already at frame size: as it is
     empty, box = SoftMatte()(np.zeros((144, 256), np.uint8), FrameContext(frame))
     assert box == (0, 0, 0, 0) and not empty.any()
+
+
+def test_a_region_is_scaled_from_the_frames_shared_halvings_like_the_region_itself():
+    from bgblur_core.blur import Pyramid
+    rng = np.random.default_rng(1)
+    frame = cv2.GaussianBlur(rng.integers(0, 256, (H, W, 3), np.uint8), (0, 0), 3)  # smooth: halving order barely matters
+    pyramid = Pyramid(frame)
+    for region, size in (((400, 64, 880, 720), (160, 224)), ((0, 0, W, H), (256, 144)), ((8, 16, 1272, 720), (500, 300))):
+        x0, y0, x1, y1 = region
+        direct = cv2.resize(frame[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA)
+        got = pyramid.resized(size, region=region)
+        assert got.shape == direct.shape
+        assert np.abs(got.astype(int) - direct).mean() < 1.5, region
+    assert np.array_equal(pyramid.resized((256, 144), region=(0, 0, W, H)), pyramid.resized((256, 144)))
