@@ -83,14 +83,20 @@ class Stages:
             reset()
         self.refiner.reset()
 
-    def masked(self, ctx: FrameContext) -> tuple[np.ndarray, Box]:
-        """Segment and refine: the alpha at frame size (a reused buffer) and its box."""
+    def segment(self, ctx: FrameContext) -> np.ndarray:
+        """The segmenter's mask of the frame (any size, 255 = person)."""
         t = time.perf_counter()
         try:
             mask = self.segmenter(ctx.frame, ctx.pyramid)
         except Exception as e:
             raise EngineError(self.settings.engine, "running", e) from e
-        t = ctx.lap("segment", t)
+        ctx.lap("segment", t)
+        return mask
+
+    def masked(self, ctx: FrameContext) -> tuple[np.ndarray, Box]:
+        """Segment and refine: the alpha at frame size (a reused buffer) and its box."""
+        mask = self.segment(ctx)
+        t = time.perf_counter()
         alpha_box = self.refiner(mask, ctx)
         ctx.lap("refine", t)
         return alpha_box

@@ -5,7 +5,6 @@ mask at >= 128. The metric functions are pure: arrays in, a float out.
 """
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import os
@@ -17,7 +16,7 @@ import numpy as np
 
 from .settings import Settings
 from .sources import ImageSequence, folder_images, open_path
-from .stages import StageError
+from .stages import FrameContext, StageError
 
 _CROSS3 = np.ones((3, 3), np.uint8)
 
@@ -217,22 +216,25 @@ def eval_images(settings, pairs: list[tuple[str, str]]) -> dict:
         return {**row, "images": 0, "mean_iou": None, "boundary_f": None, "mae": None,
                 "ms_per_image": None, "worst": [], "note": note}
     stages = build_stages(settings)
+    steps = StepScores(settings, stages.segmenter, sequence=False)
     per_image, ms = [], []
     for i, (image_path, mask_path) in enumerate(pairs):
         frame, gt = read_pair(image_path, mask_path)
         if i == 0:
             stages.alpha(frame)  # warm-up: first-call setup is not a per-image cost
         stages.reset()  # photos are unrelated: no temporal state between them
+        ctx = FrameContext(frame)
         t = time.perf_counter()
-        alpha = stages.alpha(frame)
+        mask = stages.segment(ctx)
+        alpha = stages.refiner(mask, ctx)[0]
         ms.append((time.perf_counter() - t) * 1000)
+        steps.add(mask, ctx, gt)
         name = os.path.splitext(os.path.basename(image_path))[0]
         per_image.append((iou(alpha, gt), boundary_f(alpha, gt), mae(alpha, gt), name))
     ious, fs, maes, names = zip(*per_image)
     worst = [name for _, name in sorted(zip(ious, names))[:5]]
     return {**row, "mean_iou": _r(np.mean(ious)), "boundary_f": _r(np.mean(fs)), "mae": _r(np.mean(maes)),
-            "ms_per_image": round(float(np.median(ms)), 2), "worst": worst,
-            "steps": step_scores(settings, (read_pair(*pair) for pair in pairs), sequence=False)}
+            "ms_per_image": round(float(np.median(ms)), 2), "worst": worst, "steps": steps.rows()}
 
 
 def eval_video(settings, path: str, max_frames: int = 150) -> dict:
@@ -247,22 +249,26 @@ def eval_video(settings, path: str, max_frames: int = 150) -> dict:
     if note := not_applicable(engine):
         return {**row, "frames": 0, "flicker": None, "edge_lag": None, "note": note}
     stages = build_stages(settings)
+    steps = StepScores(settings, stages.segmenter, sequence=True)
     reference = None if stages.refiner.hard else build_stages(settings.replace({"temporal": 0.0}))
     alphas, refs, gts, greys, ms = [], [], [], [], []
     for frame, gt in iter_frames(path):
         if len(alphas) >= max_frames:
             break
+        ctx = FrameContext(frame)
         t = time.perf_counter()
-        alphas.append(stages.alpha(frame))
+        mask = stages.segment(ctx)
+        alphas.append(stages.refiner(mask, ctx)[0].copy())
         ms.append((time.perf_counter() - t) * 1000)
+        if gt is not None:
+            steps.add(mask, ctx, gt)
         refs.append(reference.alpha(frame) if reference is not None else alphas[-1])
         gts.append(gt)
         greys.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
     has_gt = all(g is not None for g in gts)
     if has_gt:
         row.update(reference="ground truth", flicker=_r(flicker(alphas, gts)), edge_lag=_r(edge_lag(alphas, gts)),
-                   mean_iou=_r(np.mean([iou(a, g) for a, g in zip(alphas, gts)])),
-                   steps=step_scores(settings, itertools.islice(iter_frames(path), max_frames), sequence=True))
+                   mean_iou=_r(np.mean([iou(a, g) for a, g in zip(alphas, gts)])), steps=steps.rows())
     else:
         row.update(reference="still pixels; engine without temporal smoothing",
                    flicker=_r(flicker(alphas, still=still_regions(greys, tol=4))), edge_lag=_r(edge_lag(alphas, refs)))
@@ -319,26 +325,24 @@ class StepScore:
         return row
 
 
-def step_scores(settings, frames, sequence: bool) -> list[dict]:
-    """The raw model and each refinement step (`refinement_steps`) scored on (frame, ground truth)
-    pairs: the engine segments each frame once and every step refines that mask. `sequence`: the
-    frames are one sequence (temporal state carries over); else each is a photo on its own.
-    Empty when the engine's masks are not refined."""
-    from .chain import build_segmenter, refiner_for
-    from .stages import FrameContext
-    segmenter = build_segmenter(settings)
-    if refiner_for(settings, segmenter).hard:
-        return []
-    scores = [StepScore(label, refiner_for(s, segmenter)) for label, s in refinement_steps(settings)]
-    reset = getattr(segmenter, "reset", None)
-    for frame, gt in frames:
-        if reset is not None and not sequence:
-            reset()
-        ctx = FrameContext(frame)
-        mask = segmenter(ctx.frame, ctx.pyramid)
-        for score in scores:
-            score.add(mask, ctx, gt, sequence)
-    return [score.row(sequence) for score in scores]
+class StepScores:
+    """The raw model and each refinement step (`refinement_steps`) scored on the masks the engine
+    made once: every step refines the same mask. `sequence`: the frames are one sequence (temporal
+    state carries over); else each is a photo on its own. No rows when the engine's masks are not
+    refined."""
+
+    def __init__(self, settings, segmenter, sequence: bool):
+        from .chain import refiner_for
+        self.sequence = sequence
+        self.steps = [] if refiner_for(settings, segmenter).hard else [
+            StepScore(label, refiner_for(s, segmenter)) for label, s in refinement_steps(settings)]
+
+    def add(self, mask: np.ndarray, ctx, gt: np.ndarray) -> None:
+        for step in self.steps:
+            step.add(mask, ctx, gt, self.sequence)
+
+    def rows(self) -> list[dict]:
+        return [step.row(self.sequence) for step in self.steps]
 
 
 def _r(x) -> float | None:
