@@ -128,7 +128,7 @@ def check_cameras(settings: Settings) -> list[Check]:
     """The cameras that open, by index and name; the one `input` names must open unless the run waits for it."""
     from .sources import camera
     linux = sys.platform.startswith("linux")
-    found = [i for i in camera.linux_video_nodes() if not camera.is_virtual_camera(i)] if linux else list(range(5))
+    found = camera.real_camera_nodes() if linux else list(range(5))
     spec = settings.input_spec
     wanted = None
     if spec.kind == "camera":

@@ -3,7 +3,6 @@ writer, --model-path on a non-file, and memory at 3840x2160."""
 import json
 import os
 import subprocess
-import sys
 import time
 
 import pytest

@@ -236,8 +236,8 @@ def test_auto_falls_back_to_synthetic_and_says_so(capsys):
 
 
 def test_auto_uses_the_first_webcam_that_opens(monkeypatch, capsys):
-    from bgblur_core import sources
-    monkeypatch.setattr(sources, "linux_video_nodes", lambda: [0, 1, 2])
+    from bgblur_core.sources import camera
+    monkeypatch.setattr(camera, "linux_video_nodes", lambda: [0, 1, 2])
     cams = FakeCameras(present=(2,))
     with open_source(settings(input="auto"), realtime=True, capture_factory=cams) as src:
         assert src.name == "camera 2" and src.read()[0].shape == (48, 64, 3)

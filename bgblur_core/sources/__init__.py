@@ -17,11 +17,11 @@ from .base import BaseSource, Pacer, as_bgr
 from .camera import (
     VCAM_NAMES,
     Camera,
-    is_virtual_camera,
     cameras_that_open,
     linux_video_nodes,
     open_capture,
     placeholder_frame,
+    real_camera_nodes,
 )
 from .files import MAX_DECODE_FAILURES, StillImage, VideoFile
 from .images import ImageSequence, folder_images
@@ -84,9 +84,7 @@ def open_path(path: str, loop: bool = False) -> BaseSource:
 def _auto(spec: Input, settings, realtime: bool, capture_factory: Callable) -> BaseSource:
     """The webcam if one opens (index 0 first, then any /dev/videoN), else the synthetic scene."""
     if sys.platform.startswith("linux"):
-        vcam = settings.vcam_device
-        nodes = [i for i in linux_video_nodes() if f"/dev/video{i}" != vcam and not is_virtual_camera(i)]
-        candidates = sorted(nodes, key=lambda i: i != 0)
+        candidates = sorted(real_camera_nodes(settings.vcam_device), key=lambda i: i != 0)
     else:
         candidates = [0]
     for index in candidates:

@@ -35,6 +35,11 @@ def is_virtual_camera(index: int) -> bool:
     return any(v in name for v in VCAM_NAMES)
 
 
+def real_camera_nodes(skip_device: str = "") -> list[int]:
+    """The N of every /dev/videoN that is neither a virtual camera nor `skip_device`, in order."""
+    return [i for i in linux_video_nodes() if f"/dev/video{i}" != skip_device and not is_virtual_camera(i)]
+
+
 def open_capture(target: int | str):
     """cv2.VideoCapture for a camera; on Linux through V4L2 directly (no probing of other backends)."""
     if sys.platform.startswith("linux"):
