@@ -27,7 +27,7 @@ def load_image(path: str) -> np.ndarray:
     if not os.path.isfile(path):
         raise StageError(f"background_image: {path} does not exist; give an image file (.jpg, .png)")
     image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None or image.size == 0:
+    if image is None:
         raise StageError(f"background_image: cannot read {path} as an image; give a .jpg or .png file")
     return image
 

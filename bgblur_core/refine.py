@@ -37,7 +37,7 @@ def work_size(width: int, height: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def rise_lut(lo: float, hi: float, top: float = 1.0) -> np.ndarray:
+def rise_lut(lo: float, hi: float, top: float) -> np.ndarray:
     """float32 look-up table: 0 up to lo, `top` from hi, linear in between."""
     x = np.arange(256, dtype=np.float32)
     return (top * np.clip((x - lo) / (hi - lo), 0, 1)).astype(np.float32)
@@ -319,8 +319,9 @@ class MaskRefiner:
             return alpha, (0, 0, 0, 0)
         feather = self.feather * size[0] / width
         grow = 2 + (self.snap.reach(size) if self.snap is not None else 0) + (int(feather) + 2 if self.feather > 0 else 0)
-        x0, y0 = max(0, (x - grow) & ~1), max(0, (y - grow) & ~1)  # even: the snap's half-size grid stays the same
-        x1, y1 = min(size[0], x + w + grow), min(size[1], y + h + grow)
+        # both ends even (or the image's side): the snap's half-size grid stays the same wherever the box is
+        x0, y0 = max(0, (x - grow) & ~1), max(0, (y - grow) & ~1)
+        x1, y1 = min(size[0], (x + w + grow + 1) & ~1), min(size[1], (y + h + grow + 1) & ~1)
         part = alpha[y0:y1, x0:x1]
         if self.snap is not None:
             part[:] = self.snap(part, small[y0:y1, x0:x1], size)
@@ -333,8 +334,8 @@ class MaskRefiner:
         return alpha, (x, y, min(size[0], x0 + bx + bw + 1) - x, min(size[1], y0 + by + bh + 1) - y)
 
     def feather_outward(self, alpha: np.ndarray, width: float) -> np.ndarray:
-        """Fade from the person's edge outward over `width` px (work resolution); the person stays
-        as is. In place (`alpha` may be a view)."""
+        """The person solid down to the half level, fading from there outward over `width` px (work
+        resolution). In place (`alpha` may be a view)."""
         outside = cv2.compare(alpha, 128, cv2.CMP_LT)
         dist = cv2.distanceTransform(outside, cv2.DIST_L2, 3)
         steps = cv2.convertScaleAbs(dist, alpha=255 / width)  # 0 at the edge, 255 from `width` out
@@ -354,8 +355,8 @@ def remove_small_regions(alpha: np.ndarray, share: float) -> np.ndarray:
     person = cv2.threshold(part, 127, 255, cv2.THRESH_BINARY)[1]  # >= 128 (cv2.compare with a scalar trips on tiny views)
     for value, region in ((0, person), (255, cv2.bitwise_not(person))):
         n, labels = cv2.connectedComponents(region, connectivity=8, ltype=cv2.CV_32S)
-        if n <= 2:
-            continue  # label 0 (the other class) and at most one region: nothing small to remove
+        if n <= (2 if value == 0 else 1):
+            continue  # label 0 (the other class) and no region, or only the person: nothing small to remove
         small = np.bincount(labels.ravel(), minlength=n) < min_area
         small[0] = False
         if value == 255:  # a hole touching the border is background, not a hole

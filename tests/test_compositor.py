@@ -120,3 +120,65 @@ def test_blend_in_place_over_many_row_bands():
     assert np.abs(expected - exact).max() <= 1
     in_place = bg.copy()
     assert blend(fg, in_place, alpha, dst=in_place) is in_place and np.array_equal(in_place, expected)
+
+
+def test_cover_interpolates_a_moderate_upscale_evenly():
+    """Scaled up 1.5x, a ramp stays a ramp with even steps (not copied pixels and doubled steps)."""
+    ramp = np.tile(np.round(np.arange(10) * 255 / 9).astype(np.uint8), (5, 1))
+    steps = np.diff(cover(cv2.merge([ramp] * 3), 15, 7)[3, 1:-1, 0].astype(int))
+    assert steps.max() - steps.min() <= 2, steps
+
+
+def test_the_hard_path_keeps_the_frame_wherever_alpha_is_not_zero():
+    """The seed's select: any non-zero alpha is the person, kept as it is; the soft path blends it instead."""
+    alpha = np.zeros((H, W), np.uint8)
+    alpha[20:60, 30:90] = 1
+    alpha[60:100, 30:90] = 200
+    person = alpha > 0
+    hard = compositor(True, effect="color", background_color="#102030")(FRAME, alpha)
+    assert (hard[person] == FRAME[person]).all() and (hard[~person] == (0x30, 0x20, 0x10)).all()
+    soft = compositor(False, effect="color", background_color="#102030")(FRAME, alpha)
+    assert (soft[20:60, 30:90] != FRAME[20:60, 30:90]).any()
+
+
+@pytest.mark.parametrize("effect", ["color", "image"])
+def test_before_the_first_mask_a_replacement_fills_the_whole_frame(tmp_path, effect):
+    frame = RNG.integers(0, 256, (67, 93, 3), dtype=np.uint8)  # a size of its own: no earlier output's memory
+    path = tmp_path / "bg.png"
+    cv2.imwrite(str(path), np.full((67, 93, 3), (40, 90, 200), np.uint8))
+    for hard in (False, True):
+        out = compositor(hard, effect=effect, background_color="#c85a28", background_image=str(path))(frame, None)
+        assert (out == (40, 90, 200)).all()
+
+
+def test_light_wrap_reaches_the_same_share_of_the_width_at_a_smaller_size():
+    """At 320 px wide the glow's profile is the 1280 px one scaled down (away from the last few edge px)."""
+    small, big = edge_tint(0.5, 320, 180), edge_tint(0.5).reshape(-1, 4).mean(axis=1)
+    assert np.abs(small - big)[:-3].max() <= 3, (small[-20:], big[-20:].round())
+
+
+@pytest.mark.parametrize("size", [(642, 362), (853, 479)])
+def test_light_wrap_at_a_frame_size_not_a_multiple_of_four(size):
+    tint = edge_tint(1.0, *size)
+    assert tint[-1] > 50 and (tint[: size[0] // 4] == 0).all()
+
+
+@pytest.mark.parametrize("stripes", ["vertical", "horizontal"])
+def test_light_wrap_carries_the_backgrounds_blurred_light_not_its_texture(tmp_path, stripes):
+    """Black and white stripes 4 px wide: their glow is an even grey, lighter than the grey person, on the side
+    and the top edge alike."""
+    h, w = 240, 320
+    image = np.zeros((h, w, 3), np.uint8)
+    lines = np.arange(w if stripes == "vertical" else h) % 8 < 4
+    if stripes == "vertical":
+        image[:, lines] = 255
+    else:
+        image[lines] = 255
+    path = tmp_path / "stripes.png"
+    cv2.imwrite(str(path), image)
+    alpha = np.zeros((h, w), np.uint8)
+    alpha[60:, 80:240] = 255  # the person: top edge at row 60, sides at columns 80 and 240
+    out = compositor(effect="image", background_image=str(path), light_wrap=1.0)(np.full((h, w, 3), 100, np.uint8), alpha)
+    tint = out[60:, 80:240, 0].astype(int) - 100
+    assert 0 <= tint.min() and tint.max() <= 32, (tint.min(), tint.max())  # the stripes' mean is 127.5
+    assert tint[1, 60:100].min() > 10 and tint[90:130, 1].min() > 10  # the top edge and the side are lit

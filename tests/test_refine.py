@@ -7,7 +7,8 @@ import pytest
 
 from bgblur_core.chain import Stages
 from bgblur_core.evaluate import boundary_f, flicker, iou
-from bgblur_core.refine import HardCut, MaskRefiner, make_refiner, remove_small_regions
+from bgblur_core.refine import (RESIDUAL_LEVELS, EdgeSnap, HardCut, MaskRefiner, box, guide_coefficients, make_refiner,
+                                remove_small_regions, work_size)
 from bgblur_core.settings import SettingsError, validate
 from bgblur_core.stages import FrameContext
 from _seg_helpers import dev_set, lucia, photo_alphas, raw_settings
@@ -100,6 +101,15 @@ def plain(**kw):
     return validate(**{"temporal": 0.0, "edge_refine": False, "feather": 0, "soft_mask": False, "min_region": 0.0, **kw})
 
 
+def coarse_edge(frame_edge: int = 150, offset: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """A frame with a flat-coloured person left of column `frame_edge`, and a coarse mask `offset` px off."""
+    frame = BACKGROUND.copy()
+    frame[:, :frame_edge] = (30, 160, 220)
+    mask = np.zeros((H, W), np.uint8)
+    mask[:, :frame_edge + offset] = 255
+    return frame, cv2.resize(cv2.resize(mask, (W // 4, H // 4), interpolation=cv2.INTER_AREA), (W, H))
+
+
 @pytest.mark.parametrize("scale", [1, 2])
 def test_feather_fades_outward_over_its_width_in_output_pixels(scale):
     size = (W * scale, H * scale)
@@ -157,11 +167,7 @@ def test_min_region_through_the_refiner():
 
 @pytest.mark.parametrize("offset", [2, 3])
 def test_edge_refinement_snaps_a_coarse_mask_onto_the_frame_edge(offset):
-    frame = BACKGROUND.copy()
-    frame[:, :150] = (30, 160, 220)  # the person: a flat, clearly different colour, edge at x = 150
-    mask = np.zeros((H, W), np.uint8)
-    mask[:, :150 + offset] = 255  # the model's edge, a few px off, and coarse
-    mask = cv2.resize(cv2.resize(mask, (W // 4, H // 4), interpolation=cv2.INTER_AREA), (W, H))
+    frame, mask = coarse_edge(150, offset)  # the person: a flat, clearly different colour; the model's edge off
     snapped = edge_of(refined(make_refiner(plain(edge_refine=True, soft_mask=True)), mask, frame))
     unsnapped = edge_of(refined(make_refiner(plain(soft_mask=True)), mask, frame))
     assert abs(snapped - 150) <= 1.5
@@ -304,3 +310,335 @@ def test_no_refinement_is_the_mask_scaled_to_the_frame_and_cut_at_half():
         assert (cut(np.full((H // 2, W // 2), level, np.uint8), FrameContext(frame))[0] == expected).all()
     full = np.full((H, W), 77, np.uint8)  # already at frame size (the hsv engine's): taken as it is
     assert cut(full, FrameContext(frame))[0] is full
+
+
+# -- the steps one by one, on small arrays ---------------------------------------------------------------
+@pytest.mark.parametrize("r", [1, 2])
+def test_box_is_the_mean_over_the_window_with_the_edge_pixels_mirrored(r):
+    img = RNG.random((6, 9), dtype=np.float32)
+    padded = np.pad(img, r, mode="symmetric")  # ...cba|abc...: the edge pixel repeated
+    k = 2 * r + 1
+    expected = np.mean([padded[dy:dy + 6, dx:dx + 9] for dy in range(k) for dx in range(k)], axis=0)
+    out = box(img, r)
+    assert out.dtype == np.float32 and np.abs(out - expected).max() < 1e-5
+
+
+def test_the_guided_filters_model_recovers_an_alpha_that_is_linear_in_the_colours():
+    guide = RNG.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    src = (0.5 * guide[..., 0] + 0.25 * guide[..., 1]).astype(np.float32) / 255 + np.float32(0.1)
+    a, b = guide_coefficients(guide, src, 2, 0.0)
+    assert a.shape == (40, 50, 3) and b.shape == (40, 50)
+    assert np.abs(a - (0.5, 0.25, 0.0)).max() < 1e-4 and np.abs(b - 0.1).max() < 1e-4
+    shrunk, _ = guide_coefficients(guide, src, 2, 0.01)  # the regulariser pulls the slopes towards 0
+    assert 0.3 < shrunk[..., 0].mean() < 0.48 and 0.1 < shrunk[..., 1].mean() < 0.24
+    flat = np.full((40, 50, 3), 90, np.uint8)  # no colour variation: the model is the local mean of src
+    a, b = guide_coefficients(flat, src, 2, 0.01)
+    assert np.abs(a).max() < 1e-6 and np.abs(b - box(box(src, 2), 2)).max() < 1e-5
+
+
+def person_with_holes() -> np.ndarray:
+    """A 60x60 person at (20, 20) with 4 px holes one px in from each side of its box, and 2x2 gaps in each side."""
+    alpha = np.zeros((100, 100), np.uint8)
+    alpha[20:80, 20:80] = 255
+    for y, x in [(21, 40), (77, 40), (40, 21), (40, 77)]:  # holes: one px of person between them and the box's side
+        alpha[y:y + 2, x:x + 2] = 0
+    for y, x in [(20, 60), (78, 60), (60, 20), (60, 78)]:  # gaps: open to the box's side
+        alpha[y:y + 2, x:x + 2] = 0
+    return alpha
+
+
+def test_holes_one_px_from_the_boxs_side_fill_and_gaps_in_its_side_stay():
+    out = remove_small_regions(person_with_holes(), 0.005)  # 50 px
+    for y, x in [(21, 40), (77, 40), (40, 21), (40, 77)]:
+        assert (out[y:y + 2, x:x + 2] == 255).all(), (y, x)
+    for y, x in [(20, 60), (78, 60), (60, 20), (60, 78)]:
+        assert (out[y:y + 2, x:x + 2] == 0).all(), (y, x)
+
+
+def test_removing_islands_and_holes_leaves_the_soft_edge_as_it_is():
+    alpha = cv2.GaussianBlur(square_mask((100, 100), (20, 20, 60, 60)), (9, 9), 0)  # soft values around the edge
+    alpha[48:50, 48:50] = 40  # a faint small hole: filled
+    alpha[5:8, 90:93] = 128  # a small island at the half level: it is person, and goes
+    alpha[90:93, 5:8] = 127  # a faint small blob below the half level: not person, kept
+    out = remove_small_regions(alpha.copy(), 0.005)
+    assert (out[48:50, 48:50] == 255).all() and (out[5:8, 90:93] == 0).all() and (out[90:93, 5:8] == 127).all()
+    rest = np.ones_like(alpha, bool)
+    rest[48:50, 48:50] = rest[5:8, 90:93] = False
+    assert np.array_equal(out[rest], alpha[rest])
+
+
+def test_a_lone_small_person_is_kept_and_the_share_is_a_strict_minimum():
+    alpha = np.zeros((100, 100), np.uint8)
+    alpha[10:15, 10:20] = 255  # the only person, 50 px
+    assert np.array_equal(remove_small_regions(alpha.copy(), 0.01), alpha)  # smaller than 100 px, but alone
+    alpha[60:70, 60:90] = 255  # a bigger second region
+    assert remove_small_regions(alpha.copy(), 0.005)[12, 12] == 255  # 50 px: exactly the share, kept
+    assert remove_small_regions(alpha.copy(), 0.0051)[12, 12] == 0  # 51 px minimum: an island
+
+
+def test_feathering_makes_the_person_whole_down_to_the_half_level_and_fades_from_there():
+    refiner = make_refiner(plain(feather=6))
+    alpha = np.zeros((9, 40), np.uint8)
+    alpha[:, :10] = 255
+    alpha[:, 10], alpha[:, 11], alpha[:, 12] = 200, 128, 127  # the soft edge; 128 is still person
+    out = refiner.feather_outward(alpha, 6.0)
+    assert out is alpha and (out[:, :12] == 255).all()  # in place; the person's edge is the 128 column
+    row = out[4, 11:20].astype(int)
+    assert 150 < row[1] < 255 and (np.diff(row) <= 0).all() and row[7:].max() == 0  # gone 6 px out
+
+
+def test_adopting_works_between_refiners_with_and_without_smoothing():
+    frame, mask = scene(160)
+    fresh = refined(make_refiner(validate(temporal=0.0)), mask, frame)
+    for ours, theirs in [(0.0, 0.8), (0.8, 0.0)]:
+        other = make_refiner(validate(temporal=theirs))
+        refined(other, mask, frame)
+        refiner = make_refiner(validate(temporal=ours))
+        refiner.adopt(other)  # nothing to carry over
+        assert np.array_equal(refined(refiner, mask, frame), fresh)
+
+
+def test_an_adopted_history_is_a_copy_the_other_refiner_cannot_change():
+    frame, mask = scene(160)
+    dropout = mask.copy()
+    dropout[30:90, 50:80] = 0
+    source = make_refiner(validate(temporal=0.8))
+    for _ in range(5):
+        refined(source, mask, frame)
+    carried, untouched = make_refiner(validate(temporal=0.8)), make_refiner(validate(temporal=0.8))
+    carried.adopt(source)
+    untouched.adopt(source)
+    expected = refined(untouched, dropout, frame)
+    for _ in range(2):  # the other carries on with frames of its own (its buffers take turns)
+        refined(source, np.zeros_like(mask), frame)
+    assert np.array_equal(refined(carried, dropout, frame), expected)
+
+
+def test_a_person_at_the_frames_side_stays_whole_while_the_camera_pans():
+    """The flow brings in, at the frame's side, what was outside the last frame: the person there stays person."""
+    texture = cv2.GaussianBlur(RNG.integers(0, 256, (H, W + 100, 3), dtype=np.uint8), (5, 5), 0)
+    refiner = make_refiner(plain(temporal=0.95, soft_mask=True))
+    for t in range(8):
+        shift = 5 * t  # the scene moves right; the person fills the left half and more
+        mask = np.zeros((H, W), np.uint8)
+        mask[:, :W // 2 + shift] = 255
+        alpha = refined(refiner, mask, np.ascontiguousarray(texture[:, 100 - shift:100 - shift + W]))
+        assert alpha[:, :W // 2 - 5].min() == 255, t
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1280, 720), (640, 480), (1282, 720), (1280, 730)],
+                         ids=lambda s: f"{s[0]}x{s[1]}")  # whole scale factors: both, neither, one side only
+@pytest.mark.parametrize("corner", ["top-left", "bottom-right"])
+def test_the_box_holds_all_of_a_person_who_touches_the_frames_sides(size, corner):
+    w, h = size
+    frame = cv2.resize(scene(160)[0], size, interpolation=cv2.INTER_LINEAR)
+    mask = np.zeros((144, 256), np.uint8)
+    centre, axes = ((20, 15), (60, 50)) if corner == "top-left" else ((246, 129), (25, 70))  # wide / narrow and low
+    cv2.ellipse(mask, centre, axes, 0, 0, 360, 255, -1)
+    for settings in ({}, {"soft_mask": False, "feather": 0}):
+        alpha, (x, y, bw, bh) = make_refiner(validate(**settings))(mask, FrameContext(frame))
+        inside = np.zeros((h, w), bool)
+        inside[y:y + bh, x:x + bw] = True
+        assert alpha[inside].max() == 255 and not alpha[~inside].any(), (settings, (x, y, bw, bh))
+        edge = alpha[0, 0] if corner == "top-left" else alpha[-1, -1]
+        assert edge == 255  # the person reaches the frame's corner
+        if settings:
+            assert set(np.unique(alpha)) == {0, 255}  # the hard cut, all over the box
+
+
+@pytest.mark.parametrize("size", [(360, 640), (640, 360)], ids=["portrait", "landscape"])
+def test_a_mask_bigger_than_the_work_size_is_area_averaged_like_the_frame(size):
+    """A mask is brought down to the work size the way the frame is: averaged, not sampled."""
+    w, h = size
+    frame = cv2.resize(scene(160)[0], size, interpolation=cv2.INTER_LINEAR)
+    big = np.zeros((h * 3 // 4, w * 3 // 4), np.uint8)  # 1.5 times the work size
+    big[:, ::2] = 255  # fine stripes: their average is a flat 127.5
+    refiner = make_refiner(plain(soft_mask=True))
+    averaged = cv2.resize(big, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(refiner.small_alpha(big, FrameContext(frame))[0],
+                          refiner.small_alpha(averaged, FrameContext(frame))[0])
+
+
+@pytest.mark.parametrize("size, radius", [((320, 180), 4), ((180, 320), 4), ((320, 240), 4), ((200, 150), 2), ((64, 48), 1),
+                                          ((16, 16), 1)])
+def test_the_guide_radius_is_2_percent_of_the_work_diagonal_at_half_size_and_at_least_1(size, radius):
+    assert EdgeSnap().box_radius(size) == radius
+
+
+def test_edge_refinement_snaps_a_horizontal_edge_too():
+    frame, mask = coarse_edge(120)
+    frame, mask = np.ascontiguousarray(frame.transpose(1, 0, 2)[:H]), np.ascontiguousarray(mask.T[:H])
+    snapped = make_refiner(plain(edge_refine=True, soft_mask=True))
+    alpha = refined(snapped, mask, np.ascontiguousarray(frame))
+    rows = alpha[:, 40:200]  # the person: the top 120 rows
+    assert (rows[:118] >= 128).all() and (rows[122:] < 128).all()
+
+
+def test_snapping_a_part_of_the_image_is_snapping_the_whole_image_there():
+    """Given the whole image's size, the snap on a part uses the whole image's radius: the same result inside it."""
+    frame, mask = coarse_edge()
+    snap = EdgeSnap()
+    whole = snap(mask.copy(), frame)
+    y0, y1, x0, x1 = 40, 200, 100, 220
+    part = snap(mask[y0:y1, x0:x1].copy(), frame[y0:y1, x0:x1], (W, H))
+    reach = snap.reach((W, H))
+    assert np.array_equal(part[reach:-reach, reach:-reach], whole[y0 + reach:y1 - reach, x0 + reach:x1 - reach])
+
+
+@pytest.mark.parametrize("size, work", [((1280, 720), (320, 180)), ((720, 1280), (180, 320)), ((320, 240), (320, 240)),
+                                        ((160, 120), (160, 120)), ((1000, 2), (320, 1)), ((2, 1000), (1, 320))])
+def test_the_work_size_has_a_long_side_of_at_most_320_and_never_a_zero_side(size, work):
+    assert work_size(*size) == work
+
+
+def flat_alpha(refiner, probability: int, grey: int) -> int:
+    """The alpha for a flat frame of `grey` and a flat probability (with the soft ramp: alpha follows the probability)."""
+    return int(refined(refiner, np.full((H, W), probability, np.uint8), np.full((H, W, 3), grey, np.uint8))[H // 2, W // 2])
+
+
+@pytest.mark.parametrize("grey_change", [0, 20, 34, 44, 54, 64, 120])
+def test_the_historys_weight_falls_from_temporal_to_0_as_the_frames_grey_error_grows(grey_change):
+    """A still, flat frame: the smoothed probability is now + weight * (previous - now), where the weight is
+    `temporal` for a grey error up to RESIDUAL_LEVELS[0], 0 from RESIDUAL_LEVELS[1], linear in between."""
+    lo, hi = RESIDUAL_LEVELS
+    weight = 0.8 * (1 - min(1.0, max(0.0, (grey_change - lo) / (hi - lo))))
+    soft = {"soft_mask": True, "mask_threshold": 0.6}  # alpha rises with the probability from 115 to 191
+    refiner = make_refiner(plain(temporal=0.8, **soft))
+    flat_alpha(refiner, 190, 90)
+    smoothed = flat_alpha(refiner, 150, 90 + grey_change)
+    expected = round(150 + weight * 40)
+    without_history = make_refiner(plain(temporal=0.0, **soft))
+    assert flat_alpha(without_history, expected - 2, 0) <= smoothed <= flat_alpha(without_history, expected + 2, 0), weight
+
+
+@pytest.mark.parametrize("direction", ["down", "right"])
+def test_smoothing_follows_the_scene_so_a_flickering_mask_on_a_moving_person_stays_steady(direction):
+    """The camera pans 4 px a frame while the model flickers on part of the person, 190 / 140 (threshold 153):
+    carried along the flow, the history settles on the average; without it, the output would flicker too."""
+    canvas = cv2.GaussianBlur(RNG.integers(0, 256, (H + 100, W + 100, 3), dtype=np.uint8), (3, 3), 0)
+    refiner = make_refiner(plain(temporal=0.8, soft_mask=True, mask_threshold=0.6))
+    decisions = []
+    for t in range(8):
+        prob = np.zeros((H + 100, W + 100), np.uint8)
+        prob[:, :300] = 255
+        prob[120:220, 150:250] = 190 if t % 2 else 140  # in the scene: it moves with it
+        y, x = (100 - 4 * t, 50) if direction == "down" else (50, 100 - 4 * t)
+        alpha = refined(refiner, np.ascontiguousarray(prob[y:y + H, x:x + W]), np.ascontiguousarray(canvas[y:y + H, x:x + W]))
+        decisions.append((alpha[140 - y:200 - y, 170 - x:230 - x] >= 128).mean())
+    assert min(decisions[4:]) > 0.95, decisions  # the averages, about 162 and 168: person, steadily
+
+
+def test_the_smoother_carries_on_when_the_frame_size_changes():
+    frame, mask = scene(160)
+    refiner = make_refiner(validate(temporal=0.8))
+    for size in [(W, H)] * 2 + [(W // 2, H // 2)] * 3 + [(W, H)] * 2:
+        alpha = refined(refiner, mask, cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
+        assert abs(edge_of(cv2.resize(alpha, (W, H), interpolation=cv2.INTER_NEAREST)) - 160) <= 8
+
+
+@pytest.mark.parametrize("shape", [(144, 256), (100, 400), (400, 100)], ids=["smaller", "wider", "taller"])
+def test_a_mask_not_bigger_than_the_work_size_on_both_sides_is_scaled_bilinearly(shape):
+    frame = scene(160)[0]
+    mask = cv2.GaussianBlur(RNG.integers(0, 256, shape, dtype=np.uint8), (5, 5), 0)
+    refiner = make_refiner(plain(soft_mask=True))
+    scaled = cv2.resize(mask, (W, H), interpolation=cv2.INTER_LINEAR)
+    assert np.array_equal(refiner.small_alpha(mask, FrameContext(frame))[0], refiner.small_alpha(scaled, FrameContext(frame))[0])
+
+
+def test_a_probability_at_the_threshold_is_person_and_the_soft_ramp_is_linear_around_it():
+    hard, soft = make_refiner(plain(mask_threshold=0.6)), make_refiner(plain(mask_threshold=0.6, soft_mask=True))
+    assert flat_alpha(hard, 153, 90) == 255 and flat_alpha(hard, 152, 90) == 0  # 0.6 x 255 = 153
+    for probability in (120, 140, 153, 154, 160, 175):
+        ideal = 127.5 + (probability - 153) / 0.3  # 0 at 0.15 below the threshold, 255 at 0.15 above
+        assert abs(flat_alpha(soft, probability, 90) - ideal) <= 0.5, probability
+
+
+def test_min_region_is_a_share_of_the_image_and_never_takes_the_person():
+    mask = square_mask()
+    mask[10:22, 10:26] = 255  # 192 px = 0.25% of 320 x 240: kept at min_region 0.25
+    mask[10:22, 290:306] = 255
+    mask[21, 305] = 0  # 191 px: removed
+    frame = np.full((H, W, 3), 100, np.uint8)
+    alpha = refined(make_refiner(plain(min_region=0.25)), mask, frame)
+    assert alpha[15, 15] == 255 and alpha[15, 295] == 0 and (alpha[mask == 255][:10] == 255).all()
+    assert (alpha[80:180, 100:220] == 255).all()  # the person
+
+
+def test_a_person_one_work_pixel_wide_is_kept():
+    mask = np.zeros((H, W), np.uint8)
+    mask[50:150, 100] = 255
+    alpha = refined(make_refiner(plain()), mask, np.full((H, W, 3), 100, np.uint8))
+    assert (alpha[50:150, 100] == 255).all() and alpha.sum() == 100 * 255
+
+
+def test_the_feather_is_as_wide_as_asked_on_a_wide_frame_too():
+    """16:9 at 1280 x 720: the work image is a quarter of the width, so 20 px of feather are 5 work px."""
+    mask = np.zeros((720, 1280), np.uint8)
+    mask[200:520, 400:800] = 255
+    alpha = refined(make_refiner(plain(feather=20)), mask, np.full((720, 1280, 3), 100, np.uint8))
+    row = alpha[360, 800:830].astype(int)
+    assert row[14] > 10 and row[24:].max() == 0, row  # fades over about 20 px (plus the upscale's 4)
+
+
+def test_edge_refinement_grows_a_mask_that_stops_short_of_the_frame_edge():
+    frame, mask = coarse_edge(150, -3)
+    assert abs(edge_of(refined(make_refiner(plain(edge_refine=True, soft_mask=True)), mask, frame)) - 150) <= 1.5
+
+
+def test_the_feather_reaches_into_the_frames_side():
+    mask = np.zeros((H, W), np.uint8)
+    mask[60:180, :100] = 255  # the person touches the left side
+    alpha = refined(make_refiner(plain(feather=10)), mask, np.full((H, W, 3), 100, np.uint8))
+    assert alpha[183, 0] == alpha[183, 50] > 0 and alpha[56, 0] == alpha[56, 50] > 0
+
+
+def test_a_far_island_does_not_change_how_the_person_is_refined():
+    """An island moves the refined part's corner (by an odd or even number of px) and grows it: the person's
+    snapped alpha is the same (the snap's half-size grid and radius follow the whole image, not the part)."""
+    frame = BACKGROUND.copy()
+    frame[60:, 150:] = (30, 160, 220)  # the person, in the bottom-right corner
+    mask = np.zeros((H, W), np.uint8)
+    mask[57:, 147:] = 255  # a few px off, and coarse
+    mask = cv2.resize(cv2.resize(mask, (W // 4, H // 4), interpolation=cv2.INTER_AREA), (W, H))
+    alone = refined(make_refiner(validate(min_region=0.0)), mask, frame)
+    for corner in (40, 41):
+        with_island = mask.copy()
+        with_island[corner - 30:corner - 24, corner:corner + 6] = 255
+        alpha = refined(make_refiner(validate(min_region=0.0)), with_island, frame)
+        assert np.array_equal(alpha[50:, 140:], alone[50:, 140:]), corner
+
+
+def test_a_blob_the_edge_refinement_removes_leaves_an_empty_alpha():
+    mask = np.zeros((H, W), np.uint8)
+    mask[100:102, 100:102] = 200  # a speck on a flat frame: the guided filter spreads it below its clamp
+    alpha, box = make_refiner(plain(edge_refine=True, soft_mask=True))(mask, FrameContext(np.full((H, W, 3), 100, np.uint8)))
+    assert box == (0, 0, 0, 0) and not alpha.any()
+
+
+def test_even_a_1_px_feather_makes_the_soft_edge_solid_down_to_the_half_level():
+    mask = cv2.GaussianBlur(square_mask(), (21, 21), 0)  # a soft edge ramp
+    soft = refined(make_refiner(plain(soft_mask=True)), mask, np.full((H, W, 3), 100, np.uint8))
+    feathered = refined(make_refiner(plain(soft_mask=True, feather=1)), mask, np.full((H, W, 3), 100, np.uint8))
+    assert ((soft > 128) & (soft < 255)).any()
+    assert np.array_equal(feathered >= 128, soft >= 128) and set(np.unique(feathered[feathered >= 128])) == {255}
+
+
+def test_an_island_anywhere_leaves_the_persons_snapped_alpha_alone():
+    """The refined part's far end moves with an island (odd or even px): the snap's half-size grid stays put."""
+    frame, mask = coarse_edge()  # the person left of column 150, away from the right and bottom sides
+    alone = refined(make_refiner(validate(min_region=0.0)), mask, frame)
+    for x in (243, 244):
+        with_island = mask.copy()
+        with_island[100:106, x:x + 6] = 255
+        alpha = refined(make_refiner(validate(min_region=0.0)), with_island, frame)
+        assert np.array_equal(alpha[:, :200], alone[:, :200]), x
+
+
+def test_a_small_hole_in_a_person_who_fills_their_box_is_filled():
+    alpha = np.zeros((100, 100), np.uint8)
+    alpha[10:90, 10:90] = 255
+    alpha[50:53, 50:53] = 0  # the only background inside the person's box
+    assert (remove_small_regions(alpha.copy(), 0.005)[10:90, 10:90] == 255).all()
+    big = alpha.copy()
+    big[30:70, 30:70] = 0  # a hole above the share stays
+    assert (remove_small_regions(big.copy(), 0.005)[30:70, 30:70] == 0).all()
