@@ -156,6 +156,18 @@ def test_rvm_keeps_its_matte_soft_when_unrefined_and_other_engines_cut_it():
     assert box == (0, 0, 0, 0) and not empty.any()
 
 
+def test_the_soft_mattes_box_holds_all_of_it_and_lies_in_the_frame_from_any_mask_size():
+    frame = np.zeros((H, W, 3), np.uint8)
+    for mask_size in ((256, 144), (2560, 1440), (300, 170)):  # scaled up 5x, down 2x, up by a fraction
+        mw, mh = mask_size
+        for blob in ((mw // 3, mh // 3, mw // 2, mh // 2), (mw // 2, mh // 2, mw, mh)):  # inside; at the far corner
+            mask = person(mask_size, blob)
+            alpha, (x, y, w, h) = SoftMatte()(mask, FrameContext(frame))
+            assert np.array_equal(alpha, cv2.resize(mask, (W, H), interpolation=cv2.INTER_LINEAR))
+            assert 0 <= x and 0 <= y and x + w <= W and y + h <= H, (mask_size, blob)
+            assert np.count_nonzero(alpha[y:y + h, x:x + w]) == np.count_nonzero(alpha), (mask_size, blob)
+
+
 def test_a_region_is_scaled_from_the_frames_shared_halvings_like_the_region_itself():
     from bgblur_core.blur import Pyramid
     rng = np.random.default_rng(1)

@@ -634,6 +634,21 @@ def test_an_island_anywhere_leaves_the_persons_snapped_alpha_alone():
         assert np.array_equal(alpha[:, :200], alone[:, :200]), x
 
 
+def test_an_island_below_leaves_the_persons_snapped_alpha_alone():
+    """The same along y: the part's bottom end moves with an island, the snap's half-size grid stays put."""
+    frame = BACKGROUND.copy()
+    frame[:110] = (30, 160, 220)  # the person above row 110, and a coarse mask 3 px off
+    mask = np.zeros((H, W), np.uint8)
+    mask[:113] = 255
+    mask = cv2.resize(cv2.resize(mask, (W // 4, H // 4), interpolation=cv2.INTER_AREA), (W, H))
+    alone = refined(make_refiner(validate(min_region=0.0)), mask, frame)
+    for y in (203, 204):
+        with_island = mask.copy()
+        with_island[y:y + 6, 100:106] = 255
+        alpha = refined(make_refiner(validate(min_region=0.0)), with_island, frame)
+        assert np.array_equal(alpha[:160], alone[:160]), y
+
+
 def test_a_small_hole_in_a_person_who_fills_their_box_is_filled():
     alpha = np.zeros((100, 100), np.uint8)
     alpha[10:90, 10:90] = 255
