@@ -20,7 +20,7 @@ apt_install() {
 # opencv-python (the build with a preview window) needs the system's libGL and glib.
 if [ "$(uname -s)" = Linux ]; then
   apt_install libgl1 libglib2.0-0
-  if [ "${1:-}" = "--test" ]; then apt_install obs-studio xvfb xauth ffmpeg xdotool tesseract-ocr mount; fi
+  if [ "${1:-}" = "--test" ]; then apt_install obs-studio xvfb xauth ffmpeg xdotool tesseract-ocr mount coreutils; fi
 fi
 
 PY=${PYTHON:-python3}

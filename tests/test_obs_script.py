@@ -142,6 +142,31 @@ def test_exit_reasons_say_what_happened_and_whether_a_restart_helps():
     assert ocp.explain_exit("py", 0, [])[1] is False
 
 
+def test_exit_reasons_in_detail():
+    fix = ocp.how_to_fix("/p")
+    assert ocp.explain_exit("py", 1, ["No module named bgblur_core.commands"], "/p") == (
+        f"py cannot run bgblur_core (No module named bgblur_core.commands); {fix}", False)
+    assert ocp.explain_exit("py", 1, ["No module named 'numpy'"])[0].endswith(ocp.how_to_fix(ocp.PROJECT_DIR))
+    assert ocp.explain_exit("py", 1, ["No module named cv2", "more"])[0].startswith("py cannot run bgblur_core (No module named cv2);")
+    assert ocp.explain_exit("py", 2, ["bgblur: error: a", "bgblur: error: b: error: c"]) == ("b: error: c", False)
+    assert ocp.explain_exit("py", 2, ["usage: bgblur", " bgblur: error: x"]) == ("the core exited with code 2", True)
+    assert ocp.explain_exit("py", 3, ["bgblur: error: camera lost", "bgblur: note"]) == (
+        "the core exited with code 3: camera lost", True)
+    assert ocp.explain_exit("py", 0, ["bgblur: error: x"]) == ("the core finished (end of input)", False)
+    assert ocp.explain_exit("py", -15, ["bgblur: error: x"]) == ("the core was killed by signal 15", True)
+    assert ocp.explain_exit("py", 1, ["Traceback (most recent call last):", "  "]) == ("the core exited with code 1", True)
+    assert ocp.explain_exit("py", 1, [" Traceback (most recent call last):", "E"]) == ("the core exited with code 1", True)
+
+
+def test_the_settings_file_is_replaced_whole_and_no_partial_file_stays(tmp_path):
+    (tmp_path / "settings.json.tmp").write_text("x" * 10000)  # left over by a crash
+    path = ocp.write_settings_file({"engine": "hsv", "obs_password": "pw"}, str(tmp_path))
+    assert path == str(tmp_path / "settings.json") and json.loads(Path(path).read_text()) == {"engine": "hsv"}
+    assert ocp.write_settings_file({"engine": "selfie"}, str(tmp_path)) == path
+    assert json.loads(Path(path).read_text()) == {"engine": "selfie"}
+    assert [p.name for p in tmp_path.iterdir()] == ["settings.json"]
+
+
 def test_settings_file_is_private_and_never_holds_the_password(tmp_path):
     values = dict(schema.validate({"obs_password": "hunter2", "engine": "hsv"}))
     path = Path(ocp.write_settings_file(values, str(tmp_path)))
@@ -346,3 +371,324 @@ def test_the_status_line_names_a_camera_that_cannot_be_opened():
     assert lines == ["error: camera /dev/video9 cannot be opened or was lost; the blurred source shows a placeholder "
                      "until it is back"]
     assert core.status_line().startswith("blurring the camera 'Webcam' · camera /dev/video9 cannot be opened")
+
+
+# -- the core's lifecycle with a stand-in core (a shell script): fast, and it shows what the core is given ----------
+def wait_for(predicate, what: str, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+    return value
+
+
+def recording_python(tmp_path) -> str:
+    """A stand-in core: records its arguments, folder and environment (per pid), then copies its stdin until EOF."""
+    return fake_python(tmp_path, f'echo "$@" > {tmp_path}/args.$$; pwd > {tmp_path}/cwd.$$; env > {tmp_path}/env.$$\n'
+                                 f'exec cat > {tmp_path}/stdin.$$\n')
+
+
+def recorded(tmp_path, name: str, pid: int) -> str:
+    return wait_for(lambda: (tmp_path / f"{name}.{pid}").exists() and (tmp_path / f"{name}.{pid}").read_text(), name)
+
+
+def test_the_core_runs_in_the_project_folder_with_a_private_settings_file_and_a_clean_environment(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    python = recording_python(tmp_path)
+    monkeypatch.setenv("PYTHONHOME", "/obs/python")  # OBS's own Python home must not reach the core
+    monkeypatch.setenv(schema.PASSWORD_ENV, "inherited")  # nor a password the user did not give
+    monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)  # the core gets it from the script
+    core = ocp.Core(str(project))
+    try:
+        assert core.start({**SMALL, "effect": "privacy"}, python)
+        pid = core.proc.pid
+        assert (core.state, core.message, core.status) == ("running", f"starting (pid {pid})", {})
+        args = recorded(tmp_path, "args", pid).split()
+        assert args[:-1] == ["-m", "bgblur_core", "run", "--control", "stdin", "--settings"]
+        settings_file = Path(args[-1])
+        assert core.poll() == [f"core started: pid {pid}: {python} {' '.join(args)}"]
+        expected = {**schema.DEFAULTS, **SMALL, "effect": "privacy"}
+        del expected["obs_password"]  # secrets stay out of the file
+        assert json.loads(settings_file.read_text()) == expected
+        assert stat.S_IMODE(settings_file.parent.stat().st_mode) == 0o700
+        assert recorded(tmp_path, "cwd", pid).strip() == str(project)
+        env = recorded(tmp_path, "env", pid).splitlines()
+        assert "PYTHONUNBUFFERED=1" in env and not any(v.startswith(("PYTHONHOME=", schema.PASSWORD_ENV)) for v in env)
+
+        assert core.start({**SMALL, "obs_password": "pw"}, python)  # a restart: a new process, the same folder
+        assert core.proc.pid != pid and not alive(pid)
+        pid = core.proc.pid
+        assert f"{schema.PASSWORD_ENV}=pw" in recorded(tmp_path, "env", pid).splitlines()
+        assert recorded(tmp_path, "args", pid).split()[-1] == str(settings_file)
+        assert "pw" not in settings_file.read_text()
+
+        core.update({**SMALL, "obs_password": "pw", "effect": "none"}, python)
+        core.update({**SMALL, "obs_password": "pw", "effect": "none"}, python)  # nothing new: nothing sent
+        assert core.command("toggle") and core.proc.pid == pid  # a change never restarts the core
+        received = wait_for(lambda: recorded(tmp_path, "stdin", pid).count("\n") == 2 and recorded(tmp_path, "stdin", pid),
+                            "the messages on stdin")
+        assert received.splitlines() == ['{"set": {"effect": "none"}}', '{"command": "toggle"}']
+    finally:
+        core.stop()
+    assert not alive(pid) and core.proc is None and not settings_file.parent.exists()
+    assert (core.state, core.message, core.status, core.restarts) == ("stopped", "stopped", {}, 0)
+    assert core.send({"command": "toggle"}) is False
+
+
+def test_a_stopped_core_starts_again_and_stop_survives_its_folder_gone(tmp_path):
+    python = recording_python(tmp_path)
+    core = ocp.Core(str(tmp_path))
+    try:
+        assert core.start(SMALL, python)
+        first = Path(recorded(tmp_path, "args", core.proc.pid).split()[-1])
+        core.stop()
+        assert not first.parent.exists()
+        assert core.start(SMALL, python)
+        second = Path(recorded(tmp_path, "args", core.proc.pid).split()[-1])
+        assert second.parent.is_dir() and second.parent != first.parent
+        import shutil
+        shutil.rmtree(second.parent)  # e.g. a temp cleaner got there first
+    finally:
+        core.stop()
+    assert core.state == "stopped"
+
+
+def test_a_crash_is_restarted_after_each_backoff_step_and_the_core_gives_up_after_the_last(tmp_path):
+    python = fake_python(tmp_path, 'echo "Traceback (most recent call last):" >&2; echo "RuntimeError: boom" >&2; exit 1\n')
+    core = ocp.Core(str(tmp_path))
+    core.BACKOFF_S = (1, 2)
+    try:
+        assert core.start(SMALL, python)
+        now, lines = 100.0, []
+        for attempt, delay in enumerate(core.BACKOFF_S):
+            pid = core.proc.pid
+            core.proc.wait()
+            lines += core.poll(now)  # the exit's last words are read before the exit is explained
+            started = f"core started: pid {pid}: {python} -m bgblur_core run --control stdin "
+            assert [line for line in lines if not line.startswith(started)] == [
+                "core: Traceback (most recent call last):", "core: RuntimeError: boom"] and len(lines) == 3
+            message = f"the core exited with code 1: RuntimeError: boom; restarting in {delay} s ({attempt + 1}/2)"
+            assert (core.state, core.message, core.proc, core.status) == ("waiting", message, None, {})
+            if attempt == 0:  # before its time the restart waits
+                assert core.poll(now + delay - 0.5) == [message] and core.state == "waiting"
+            now += delay
+            lines = core.poll(now)
+            if attempt == 1:  # the restart's poll also returns what was queued before it
+                assert lines[0] == message
+            assert core.state == "running" and core.proc.pid != pid and core.restarts == attempt + 1
+        core.proc.wait()
+        core.poll(now)
+        assert core.state == "failed" and core.message == (
+            "the core exited with code 1: RuntimeError: boom; gave up after 2 restarts (press 'Start core' to try again)")
+        assert core.proc is None and core.status_line().startswith(core.message)
+    finally:
+        core.stop()
+
+
+def test_a_core_that_ran_a_minute_gets_a_fresh_set_of_restarts(tmp_path):
+    core = ocp.Core(str(tmp_path))
+    try:
+        assert core.start(SMALL, recording_python(tmp_path))
+        core.restarts = 3
+        core.poll(core.started_at + core.STABLE_S)
+        assert core.restarts == 3
+        core.poll(core.started_at + core.STABLE_S + 0.5)
+        assert core.restarts == 0 and core.state == "running"
+    finally:
+        core.stop()
+
+
+def test_an_exit_that_a_restart_cannot_fix_fails_at_once(tmp_path):
+    core = ocp.Core(str(tmp_path))
+    try:
+        for body, message in [('echo "bgblur: error: input: cannot open x" >&2; exit 2\n', "input: cannot open x"),
+                              ("exit 0\n", "the core finished (end of input)")]:
+            assert core.start(SMALL, fake_python(tmp_path, body))
+            core.proc.wait()
+            core.poll(1000.0)
+            assert (core.state, core.message, core.proc) == ("failed", message, None)
+            assert core.poll(2000.0)[-1] == f"error: {message}" and core.state == "failed"  # no restart
+    finally:
+        core.stop()
+
+
+def test_a_start_with_bad_settings_or_no_interpreter_fails_in_one_line_and_a_fix_starts_it(tmp_path, monkeypatch):
+    python = recording_python(tmp_path)
+    core = ocp.Core(str(tmp_path))
+    try:
+        assert not core.start({**SMALL, "engine": "magic"}, python)
+        message = "not applied: engine: 'magic' is not allowed; expected one of " + ", ".join(schema.ENGINES)
+        assert (core.state, core.message, core.proc) == ("failed", message, None)
+        assert core.poll() == [f"error: {message}"] and core.status_line().startswith(message)
+        core.update({**SMALL, "engine": "magic"}, python)  # still bad: still failed, nothing started
+        assert core.state == "failed" and core.proc is None
+        core.update(SMALL, python)  # fixed: started with the fixed settings
+        assert core.state == "running" and core.values["engine"] == "hsv" and core.status_line() == core.message
+        core.stop()
+
+        assert not core.start(SMALL, str(tmp_path / "missing"))
+        assert core.message == (f"cannot run the Core Python {str(tmp_path / 'missing')!r} (No such file or directory); "
+                                f"{ocp.how_to_fix(str(tmp_path))}")
+        monkeypatch.setenv("PATH", str(tmp_path / "bin"))  # no python3 or python, and no .venv in the project
+        assert not core.start(SMALL, "")
+        assert (core.state, core.message) == ("failed", (f"no Python interpreter found to run bgblur_core; "
+                                                         f"{ocp.how_to_fix(str(tmp_path))}"))
+        core.update(SMALL, python)  # the same settings with another interpreter: tried again
+        assert core.state == "running" and core.python == python
+    finally:
+        core.stop()
+
+
+def test_a_preset_says_everything_it_dropped_in_one_line():
+    assert ocp.parse_presets({"T": {"bogus": 1, "effect": "sparkle", "feather": 3}}) == ({"T": {"feather": 3}}, [
+        "scene preset 'T': ignored bogus: unknown setting; see `bgblur settings` for the list; "
+        "effect: 'sparkle' is not allowed; expected one of " + ", ".join(schema.EFFECTS)])
+
+
+def test_preset_errors_are_logged_once_each_user_change_is_kept_and_a_preset_that_breaks_a_rule_is_not_applied():
+    core = ocp.Core(str(ROOT))
+    raw = {"engine": "hsv", "hsv_h_max": 100,
+           "scene_presets": {"BRB": {"effect": "privacy", "bogus": 1}, "X": {"hsv_h_min": 170, "feather": 9}}}
+    core.update(raw)
+    assert core.poll() == ["error: scene preset 'BRB': ignored bogus: unknown setting; see `bgblur settings` for the list"]
+    core.update(raw)
+    assert core.poll() == []  # the same errors again: not repeated
+    core.set_scene("BRB")
+    core.update({**raw, "blur_strength": 3.0})  # a change of another setting leaves the preset's effect alone
+    assert (core.values["effect"], core.values["blur_strength"]) == ("privacy", 3.0)
+    core.update({**raw, "blur_strength": 3.0, "effect": "none"})
+    core.update({**raw, "blur_strength": 4.0, "effect": "none"})  # the user's earlier change still wins
+    assert (core.values["effect"], core.values["blur_strength"]) == ("none", 4.0)
+    core.set_scene("X")  # hsv_h_min 170 is above the panel's hsv_h_max: the preset is not applied
+    assert core.poll() == [("error: scene preset 'X' not applied: hsv_h_min: 170 is above hsv_h_max (100); "
+                            "the lower bound must not exceed the upper")]
+    assert (core.values["hsv_h_min"], core.values["feather"], core.values["effect"]) == (0, 2, "none")
+
+
+def test_without_a_core_python_the_projects_venv_runs_the_core(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))  # no python on PATH: only the project's .venv
+    venv = tmp_path / ".venv" / "bin" / "python"
+    venv.parent.mkdir(parents=True)
+    venv.write_text(f"#!/bin/sh\necho started > {tmp_path}/started.$$\nexec cat > /dev/null\n")
+    venv.chmod(0o755)
+    core = ocp.Core(str(tmp_path))
+    try:
+        core.update(SMALL)  # the panel's values, no Core Python given
+        assert core.start(SMALL) and core.python == str(venv)
+        recorded(tmp_path, "started", core.proc.pid)
+    finally:
+        core.stop()
+
+
+def test_exits_are_explained_with_the_project_folder_and_the_cores_last_words_as_written(tmp_path):
+    core = ocp.Core(str(tmp_path))
+    try:
+        python = fake_python(tmp_path, "printf 'warning: spaces  \\n\\377 odd\\nRuntimeError: X\\n' >&2; exit 1\n")
+        assert core.start(SMALL, python)
+        core.proc.wait()
+        lines = core.poll(0.0)
+        assert [line for line in lines if line.startswith("core: ")] == [
+            "core: warning: spaces  ", "core: \ufffd odd", "core: RuntimeError: X"]
+        python = fake_python(tmp_path, "echo \"ModuleNotFoundError: No module named 'bgblur_core'\" >&2; exit 1\n")
+        assert core.start(SMALL, python)
+        core.proc.wait()
+        core.poll(0.0)
+        assert core.state == "failed" and core.message == (
+            f"{python} cannot run bgblur_core (No module named bgblur_core); {ocp.how_to_fix(str(tmp_path))}")
+    finally:
+        core.stop()
+
+
+def test_a_settings_error_or_the_end_of_input_asks_no_doctor(tmp_path):
+    import threading
+    core = ocp.Core(str(tmp_path))
+    try:
+        for code in (2, 0):
+            python = fake_python(tmp_path, f'[ "$3" = doctor ] && exec sleep 10\necho "bgblur: error: x" >&2; exit {code}\n')
+            assert core.start(SMALL, python)
+            core.proc.wait()
+            before = set(threading.enumerate())
+            core.poll(0.0)
+            assert core.state == "failed" and set(threading.enumerate()) <= before  # no doctor thread started
+    finally:
+        core.stop()
+
+
+def test_a_new_core_is_stopped_takes_a_scene_before_its_settings_and_starts_with_every_restart(tmp_path):
+    core = ocp.Core(str(tmp_path))
+    assert (core.state, core.status, core.status_line()) == ("stopped", {}, "stopped")
+    core.set_scene("BRB")  # OBS may report the scene before the panel's values
+    assert core.values == schema.DEFAULTS and core.poll() == []
+    python = fake_python(tmp_path, "exit 1\n")
+    try:
+        assert core.start(python=python)  # no settings: the current ones
+        core.proc.wait()
+        core.poll(0.0)
+        assert core.message == "the core exited with code 1; restarting in 1 s (1/5)"
+    finally:
+        core.stop()
+
+
+def test_only_the_cores_last_40_lines_of_stderr_explain_its_exit(tmp_path):
+    core = ocp.Core(str(tmp_path))
+    python = fake_python(tmp_path, 'echo "bgblur: error: old" >&2; for i in $(seq 40); do echo "line $i" >&2; done; exit 3\n')
+    try:
+        assert core.start(SMALL, python)
+        core.proc.wait()
+        core.poll(0.0)
+        assert core.message == "the core exited with code 3; restarting in 1 s (1/5)"  # "old" is 41 lines back
+    finally:
+        core.stop()
+
+
+def test_the_camera_lost_line_is_said_once_names_the_camera_and_other_events_are_ignored():
+    core = ocp.Core(str(ROOT))
+    core.state = "running"
+    for event in ['{"status": {"fps": 0, "input_lost": true}}', '{"status": {"fps": 0, "input_lost": true}}',
+                  '{"other": 1}', "[1]", '"text"', "5"]:
+        core._events.put(("out", event))
+    assert core.poll() == [("error: the camera cannot be opened or was lost; the blurred source shows a placeholder "
+                            "until it is back")]
+    assert core.last_error == "" and core.status == {"fps": 0, "input_lost": True}
+
+
+def in_time(action, what: str) -> None:
+    """Run `action` in a thread; fail (instead of hanging the test run) if it does not return within 30 s."""
+    import threading
+    thread = threading.Thread(target=action, daemon=True)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive(), f"{what} hung"
+
+
+def test_stop_ends_a_core_that_ignores_the_end_of_its_input_and_sigterm(tmp_path, monkeypatch):
+    monkeypatch.setattr(ocp, "STOP_TIMEOUT_S", 0.3)
+    core = ocp.Core(str(tmp_path))
+    try:
+        for body in ("exec sleep 60\n", "trap '' TERM; exec sleep 60\n"):
+            assert core.start(SMALL, fake_python(tmp_path, body))
+            pid = core.proc.pid
+            in_time(core.stop, "stop")
+            assert not alive(pid) and core.state == "stopped"
+    finally:
+        core.stop()
+
+
+def test_a_process_the_core_left_behind_holding_its_output_freezes_neither_poll_nor_stop(tmp_path):
+    pids = tmp_path / "pids"
+    core = ocp.Core(str(tmp_path))
+    try:
+        assert core.start(SMALL, fake_python(tmp_path, f"sleep 60 & echo $! >> {pids}; exit 1\n"))
+        core.proc.wait()
+        in_time(lambda: core.poll(0.0), "poll")
+        assert core.state == "waiting"
+        assert core.start(SMALL, fake_python(tmp_path, f"sleep 60 & echo $! >> {pids}; exec sleep 60\n"))
+        in_time(core.stop, "stop")
+    finally:
+        core.stop()
+        for pid in (pids.read_text().split() if pids.exists() else []):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass

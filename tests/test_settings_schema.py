@@ -81,6 +81,15 @@ def test_schema_rows_keep_every_field():
     assert S.DEFAULTS == {s.name: s.default for s in S.SCHEMA} and len(S.BY_NAME) == len(S.SCHEMA)
 
 
+def test_a_schema_row_is_the_setting_its_arguments_describe():
+    # The rows above are built at import; this calls the row helper itself, so a mutation tool that switches
+    # a change on only after import still sees a row lose a field.
+    fields = {"unit": "px", "min": 1, "max": 9, "choices": ("a",), "odd": True, "secret": True, "label": "L",
+              "stage": "overlay"}
+    assert S._s("kernel", int, 3, "Odd.", "effect", **fields) == Setting("kernel", int, 3, "Odd.", "effect", **fields)
+    assert S._s("x", str, "", "h", "obs") == Setting("x", str, "", "h", "obs")
+
+
 def test_bool_accepts_words_and_0_1():
     b = kinds()["bool"]
     for value, expected in [(True, True), (False, False), ("YES", True), ("on", True), ("True", True), ("1", True),

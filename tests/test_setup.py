@@ -12,7 +12,8 @@ from conftest import ROOT, require_tool
 # Every external program the tests run -> the Debian package `scripts/setup.sh --test` installs it from.
 # xauth: xvfb-run needs it.
 TOOLS = {"obs": "obs-studio", "Xvfb": "xvfb", "xvfb-run": "xvfb", "xauth": "xauth", "ffmpeg": "ffmpeg",
-         "ffprobe": "ffmpeg", "xdotool": "xdotool", "tesseract": "tesseract-ocr", "mount": "mount", "umount": "mount"}
+         "ffprobe": "ffmpeg", "xdotool": "xdotool", "tesseract": "tesseract-ocr", "mount": "mount", "umount": "mount",
+         "readlink": "coreutils"}
 # a program named in a subprocess call's argument list, or looked up with shutil.which
 CALL = re.compile(r'(?:subprocess\.(?:run|Popen|call|check_call|check_output)\(\s*\[\s*|shutil\.which\(\s*)"([^"/\s]+)"')
 
