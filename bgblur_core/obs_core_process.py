@@ -577,6 +577,6 @@ class Core:
             line += f" · doctor: {self.doctor[0]}" + (f" (+{len(self.doctor) - 1} more in the Script Log)" if len(self.doctor) > 1 else "")
         if self.state == "running" and self.last_error:
             line += f" · last error: {self.last_error}"
-        if self.setting_error:
+        if self.setting_error and self.setting_error != self.message:  # once, when it is also why the core failed
             line += f" · {self.setting_error}"
         return line

@@ -383,3 +383,10 @@ def test_without_python3_on_path_the_interpreter_is_python(tmp_path, monkeypatch
     python.chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
     assert ocp.interpreter(script_dir=str(tmp_path)) == str(python)  # nothing configured, no .venv in the project
+
+
+def test_a_setting_error_that_stopped_the_start_is_shown_once(tmp_path):
+    core = ocp.Core(str(tmp_path))
+    assert core.start({"engine": "magic"}, python=str(tmp_path / "python")) is False
+    line = core.status_line()
+    assert line.count("not applied: engine: 'magic' is not allowed") == 1 and core.state == "failed"
