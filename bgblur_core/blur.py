@@ -29,27 +29,22 @@ class Pyramid:
             self.levels.append(cv2.resize(img, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA))
         return self.levels[k]
 
-    def at_least(self, size: tuple[int, int]) -> np.ndarray:
-        """The smallest level with both sides at least size = (w, h) (the frame itself at worst)."""
-        w, h = size
-        k, img = 0, self.levels[0]
-        while img.shape[1] // 2 >= w and img.shape[0] // 2 >= h:
+    def at_least(self, size: tuple[int, int], region: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """The smallest level with both sides at least size = (w, h) (the frame itself at worst); with
+        `region` (x0, y0, x1, y1 in frame px), that region of the smallest level that keeps it so big."""
+        height, width = self.levels[0].shape[:2]
+        x0, y0, x1, y1 = region or (0, 0, width, height)
+        k = 0
+        while (x1 >> k + 1) - (x0 >> k + 1) >= size[0] and (y1 >> k + 1) - (y0 >> k + 1) >= size[1]:
             k += 1
-            img = self.level(k)
-        return img
+        img = self.level(k)
+        return img if region is None else img[y0 >> k:y1 >> k, x0 >> k:x1 >> k]
 
     def resized(self, size: tuple[int, int], dst: np.ndarray | None = None,
                 region: tuple[int, int, int, int] | None = None) -> np.ndarray:
-        """The frame, or its `region` (x0, y0, x1, y1), at size = (w, h): area-averaged from the
-        smallest level that keeps it at least that big (bilinear where it is not wider than the target)."""
-        if region is None:
-            img = self.at_least(size)
-        else:
-            x0, y0, x1, y1 = region
-            k = 0
-            while (x1 >> k + 1) - (x0 >> k + 1) >= size[0] and (y1 >> k + 1) - (y0 >> k + 1) >= size[1]:
-                k += 1
-            img = self.level(k)[y0 >> k:y1 >> k, x0 >> k:x1 >> k]
+        """The frame, or its `region`, at size = (w, h): area-averaged from `at_least` (bilinear
+        where that is not wider than the target)."""
+        img = self.at_least(size, region)
         w, h = size
         if img.shape[1] == w and img.shape[0] == h:
             if dst is None:
