@@ -29,6 +29,10 @@ GUIDE_CLAMP = (0.15, 0.85)  # guided filter output below the first is background
 SUM3 = np.ones((1, 3), np.float32)
 # Feather profile over 0..255 steps of its width: quadratic, the half level close to the edge.
 FEATHER_LUT = np.round(255 * (1 - np.arange(256) / 255) ** 2).astype(np.uint8)
+# A fade at most this wide (work px) reaches no pixel outside: the nearest one is 0.955 px away
+# (DIST_L2's 3x3 step), where the fade is already 0. Then feathering only makes the person solid.
+FADE_REACHES_OUT = 1.0
+SOLID_LUT = np.where(np.arange(256) >= 128, 255, np.arange(256)).astype(np.uint8)
 
 
 def work_size(width: int, height: int) -> tuple[int, int]:
@@ -336,6 +340,8 @@ class MaskRefiner:
     def feather_outward(self, alpha: np.ndarray, width: float) -> np.ndarray:
         """The person solid down to the half level, fading from there outward over `width` px (work
         resolution). In place (`alpha` may be a view)."""
+        if width <= FADE_REACHES_OUT:  # the default's case (2 px at 720p is 0.5 work px): no distances needed
+            return cv2.LUT(alpha, SOLID_LUT, dst=alpha)
         outside = cv2.compare(alpha, 128, cv2.CMP_LT)
         dist = cv2.distanceTransform(outside, cv2.DIST_L2, 3)
         steps = cv2.convertScaleAbs(dist, alpha=255 / width)  # 0 at the edge, 255 from `width` out

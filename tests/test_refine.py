@@ -7,7 +7,7 @@ import pytest
 
 from bgblur_core.chain import Stages
 from bgblur_core.evaluate import boundary_f, flicker, iou
-from bgblur_core.refine import (RESIDUAL_LEVELS, EdgeSnap, HardCut, MaskRefiner, box, guide_coefficients, make_refiner,
+from bgblur_core.refine import (FEATHER_LUT, RESIDUAL_LEVELS, EdgeSnap, HardCut, MaskRefiner, box, guide_coefficients, make_refiner,
                                 remove_small_regions, work_size)
 from bgblur_core.settings import SettingsError, validate
 from bgblur_core.stages import FrameContext
@@ -385,6 +385,22 @@ def test_feathering_makes_the_person_whole_down_to_the_half_level_and_fades_from
     assert out is alpha and (out[:, :12] == 255).all()  # in place; the person's edge is the 128 column
     row = out[4, 11:20].astype(int)
     assert 150 < row[1] < 255 and (np.diff(row) <= 0).all() and row[7:].max() == 0  # gone 6 px out
+
+
+def test_a_fade_narrower_than_a_work_pixel_only_makes_the_person_solid_as_the_distance_fade_would():
+    refiner = make_refiner(plain(feather=2))
+    rng = np.random.default_rng(5)
+    alpha = cv2.GaussianBlur(((rng.random((40, 60)) > 0.6) * 255).astype(np.uint8), (0, 0), 1.5)
+    alpha[alpha < 128] = 0  # outside: 0, so any fade that reaches out shows
+    for width in (0.25, 0.5, 1.0, 1.05):
+        dist = cv2.distanceTransform(cv2.compare(alpha, 128, cv2.CMP_LT), cv2.DIST_L2, 3)
+        fade = FEATHER_LUT[np.clip(np.round(dist * 255 / width), 0, 255).astype(np.uint8)]
+        expected = np.maximum(alpha, fade)  # the whole fade, computed here from its definition
+        out = refiner.feather_outward(alpha.copy(), width)
+        assert np.array_equal(out, expected), width
+        assert np.array_equal(out == 255, alpha >= 128)
+        reaches_out = (out[alpha < 128] > alpha[alpha < 128]).any()
+        assert reaches_out == (width > 1.0), width
 
 
 def test_adopting_works_between_refiners_with_and_without_smoothing():
