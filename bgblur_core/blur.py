@@ -69,13 +69,14 @@ def blur_sigma(strength: float, height: int) -> float:
 
 
 def blur_seed(frame: np.ndarray, sigma: float, pyramid: Pyramid | None = None,
-              dst: np.ndarray | None = None) -> np.ndarray:
-    """The seed's own blur, byte for byte: a 25x25 Gaussian at full resolution (`sigma` does not apply)."""
+              dst: np.ndarray | None = None, person: np.ndarray | None = None) -> np.ndarray:
+    """The seed's own blur, byte for byte: a 25x25 Gaussian at full resolution (`sigma` and
+    `person` do not apply)."""
     return cv2.GaussianBlur(frame, (SEED_KERNEL, SEED_KERNEL), 0, dst=dst)
 
 
 def blur_fast(frame: np.ndarray, sigma: float, pyramid: Pyramid | None = None,
-              dst: np.ndarray | None = None) -> np.ndarray:
+              dst: np.ndarray | None = None, person: np.ndarray | None = None) -> np.ndarray:
     """A Gaussian blur of `sigma` px, visually equivalent to the full-resolution one (PSNR >= 42 dB):
     blurred at 1/2, 1/4, 1/8... resolution, then scaled back up.
 
@@ -83,7 +84,8 @@ def blur_fast(frame: np.ndarray, sigma: float, pyramid: Pyramid | None = None,
     smaller image and costs no more. Halving with INTER_AREA is OpenCV's fast 2x2 average; the
     averaging and the bilinear upscale already blur by a variance of factor^2 / 4 full-resolution
     px^2, so the small Gaussian only adds the rest. `pyramid`: the frame's halvings, when another stage
-    has made them already.
+    has made them already. `person`: an alpha (frame size, 255 = person) whose pixels are kept out of
+    the average (`blur_around`), so the person leaves no halo in the blurred background.
     """
     factor, k = 1, 0
     while factor * 2 <= FAST_REACH * sigma:
@@ -95,8 +97,29 @@ def blur_fast(frame: np.ndarray, sigma: float, pyramid: Pyramid | None = None,
     small = (pyramid or Pyramid(frame)).level(k)
     s_small = max(0.5, ((sigma / factor) ** 2 - 0.25) ** 0.5)
     k_small = 2 * int(3 * s_small + 0.5) + 1
-    small = cv2.GaussianBlur(small, (k_small, k_small), s_small)
+    if person is None:
+        small = cv2.GaussianBlur(small, (k_small, k_small), s_small)
+    else:
+        small = blur_around(small, person, k_small, s_small)
     return cv2.resize(small, (w, h), dst=dst, interpolation=cv2.INTER_LINEAR)
+
+
+# A pixel's weight in the background's average by its alpha: 1 for background, falling to PERSON_WEIGHT
+# at a quarter person and above (a small pixel on the edge is part person). Not 0: where no background
+# is near, the average is the person's own blur, never an empty one.
+PERSON_WEIGHT = 0.001
+BACKGROUND_WEIGHT = np.maximum(PERSON_WEIGHT, 1 - np.arange(256, dtype=np.float32) / 64).astype(np.float32)
+
+
+def blur_around(small: np.ndarray, person: np.ndarray, ksize: int, sigma: float) -> np.ndarray:
+    """`small` (uint8 BGR) Gaussian-blurred over its background only: a normalised convolution,
+    blur(image x weight) / blur(weight), with the weight from `person` (any size, 255 = person)
+    sampled at small's size. The person's colours do not smear into the background around them."""
+    h, w = small.shape[:2]
+    weight = cv2.LUT(cv2.resize(person, (w, h), interpolation=cv2.INTER_LINEAR), BACKGROUND_WEIGHT)
+    total = cv2.GaussianBlur(cv2.multiply(small, cv2.merge([weight] * 3), dtype=cv2.CV_32F), (ksize, ksize), sigma)
+    near = cv2.GaussianBlur(weight, (ksize, ksize), sigma)
+    return cv2.divide(total, cv2.merge([near] * 3), dtype=cv2.CV_8U)
 
 
 BLURS = {"exact": blur_seed, "fast": blur_fast}

@@ -64,8 +64,10 @@ class Compositor:
         self._fixed: dict[str, np.ndarray] = {}  # the replacement background (and its glow) at the frame's size
         self._buf = Buffers()
 
-    def background(self, frame: np.ndarray, writable: bool = False, pyramid=None, dst=None) -> np.ndarray:
-        """The effect's background at the frame's size; `writable`: a fresh array (or `dst`), not the cached one."""
+    def background(self, frame: np.ndarray, writable: bool = False, pyramid=None, dst=None,
+                   person: np.ndarray | None = None) -> np.ndarray:
+        """The effect's background at the frame's size; `writable`: a fresh array (or `dst`), not the cached one.
+        `person`: the alpha, whose person the blur keeps out of the background (no halo around them)."""
         if self.effect in ("image", "color"):
             bg = self._replacement(frame.shape)
             if not writable:
@@ -74,7 +76,7 @@ class Compositor:
                 return bg.copy()
             np.copyto(dst, bg)
             return dst
-        return self.blur(frame, blur_sigma(self.strength, frame.shape[0]), pyramid, dst)
+        return self.blur(frame, blur_sigma(self.strength, frame.shape[0]), pyramid, dst, person)
 
     def _replacement(self, shape: tuple[int, ...]) -> np.ndarray:
         bg = self._fixed.get("bg")
@@ -106,14 +108,15 @@ class Compositor:
         return out
 
     def soft_composite(self, frame: np.ndarray, alpha: np.ndarray, out: np.ndarray, pyramid=None, box=None) -> None:
-        """The background everywhere, then the person blended in over it inside their bounding box only."""
+        """The background (blurred without the person) everywhere, then the person blended in over it
+        inside their bounding box only."""
         x, y, w, h = box if box is not None else cv2.boundingRect(alpha)  # of the non-zero alpha
         if self.light_wrap > 0:
             bg = self.background(frame, pyramid=pyramid)
             frame = self.wrap_light(frame, alpha, bg)
             np.copyto(out, bg)
         else:
-            self.background(frame, writable=True, pyramid=pyramid, dst=out)
+            self.background(frame, writable=True, pyramid=pyramid, dst=out, person=alpha)
         if w and h:
             roi = (slice(y, y + h), slice(x, x + w))
             blend(frame[roi], out[roi], alpha[roi], self._buf, dst=out[roi])

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from bgblur_core import sinks
+from bgblur_core.blur import blur_around, blur_fast, blur_sigma
 from bgblur_core.compose import Compositor, blend, cover
 from bgblur_core.pipeline import Pipeline
 from bgblur_core.runner import open_source
@@ -103,6 +104,52 @@ def test_a_stronger_blur_hides_more():
     assert all(a > 1.5 * b for a, b in zip(detail, detail[1:])), detail
 
 
+def wall_and_person() -> tuple[np.ndarray, np.ndarray]:
+    """A dark person on a bright, even wall (640x480), and their alpha."""
+    frame = np.full((480, 640, 3), 200, np.uint8)
+    alpha = np.zeros((480, 640), np.uint8)
+    cv2.rectangle(alpha, (220, 120), (420, 479), 255, -1)
+    frame[alpha == 255] = (30, 20, 10)
+    return frame, alpha
+
+
+def test_the_blur_leaves_no_halo_of_the_person_on_the_wall_around_them():
+    frame, alpha = wall_and_person()
+    sigma = blur_sigma(1.5, 480)
+    plain, around = blur_fast(frame, sigma), blur_fast(frame, sigma, person=alpha)
+    ring = (cv2.dilate(alpha, np.ones((41, 41), np.uint8)) > 0) & (alpha == 0)  # the 20 px of wall around them
+    assert np.abs(plain[ring].astype(int) - 200).max() > 60  # the plain blur smears the person onto the wall
+    assert np.abs(around[ring].astype(int) - 200).max() <= 2
+    far = cv2.dilate(alpha, np.ones((161, 161), np.uint8)) == 0
+    assert np.abs(around[far].astype(int) - plain[far]).max() <= 2  # away from them, the same blur (rounding)
+    inside = cv2.erode(alpha, np.ones((81, 81), np.uint8)) == 255  # no wall within reach: their own colour, not 0
+    assert inside.any() and np.abs(around[inside].astype(int) - (30, 20, 10)).max() <= 1
+
+
+def test_the_blur_around_the_person_is_an_average_of_the_image_never_outside_its_range():
+    rng = np.random.default_rng(11)
+    for h, w in [(9, 16), (60, 80), (45, 80), (90, 160)]:
+        for _ in range(5):
+            small = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            person = cv2.resize(((rng.random((h // 3 + 1, w // 3 + 1)) > 0.5) * 255).astype(np.uint8),
+                                (w * 8, h * 8), interpolation=cv2.INTER_LINEAR)  # any size: sampled at small's
+            out = blur_around(small, person, 5, 1.2)
+            assert out.shape == small.shape and out.dtype == np.uint8
+            lo, hi = small.reshape(-1, 3).min(0), small.reshape(-1, 3).max(0)
+            assert (out >= lo).all() and (out <= hi).all()
+
+
+def test_the_blur_effect_keeps_the_person_out_and_the_seeds_exact_blur_stays_the_seeds():
+    frame, alpha = wall_and_person()
+    wall = alpha == 0
+    out = Compositor(validate(), hard=False)(frame, alpha)
+    assert np.array_equal(out[wall], blur_fast(frame, blur_sigma(1.5, 480), person=alpha)[wall])
+    exact = Compositor(validate(blur_method="exact"), hard=False)(frame, alpha)
+    assert np.array_equal(exact[wall], cv2.GaussianBlur(frame, (25, 25), 0)[wall])
+    privacy = Compositor(validate(effect="privacy"), hard=False)(frame, alpha)
+    assert np.array_equal(privacy, blur_fast(frame, blur_sigma(1.5, 480)))  # privacy blurs the person too, as is
+
+
 def test_light_wrap_tints_the_persons_edge_only():
     alpha = np.zeros((H, W), np.uint8)
     alpha[20:100, 40:120] = 255
@@ -196,7 +243,7 @@ def test_blending_inside_the_given_box_is_blending_everywhere(effect):
     comp = Compositor(validate(effect=effect), hard=False)
     x, y, w, h = cv2.boundingRect(alpha)
     boxed = comp(FRAME, alpha, box=(x, y, w, h)).copy()
-    assert np.array_equal(boxed, blend(FRAME, comp.background(FRAME), alpha))
+    assert np.array_equal(boxed, blend(FRAME, comp.background(FRAME, person=alpha), alpha))
     assert np.array_equal(boxed, comp(FRAME, alpha))  # box found from alpha itself
 
 

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
+from bgblur_core.blur import blur_sigma
 from bgblur_core.chain import Stages
 from bgblur_core.settings import validate
 from bgblur_core.sources.synthetic import WHITEBOARD_TEXT, synthetic_frame, synthetic_person_mask
@@ -72,12 +73,13 @@ def test_the_person_stays_sharp_and_privacy_blurs_them_as_strongly(real_models, 
     _, private = output("privacy", size)
     person = synthetic_person_mask(FRAME, *size)
     inside = cv2.erode(person, np.ones((size[1] // 30, size[1] // 30), np.uint8)) == 255  # away from the edge
-    background = Stages(validate()).alpha(frame) == 0
+    reach = 2 * round(4 * blur_sigma(1.5, size[1])) + 1  # the blur's reach: the person's colours are kept out within it
+    background = cv2.dilate(Stages(validate()).alpha(frame), np.ones((reach, reach), np.uint8)) == 0
     changed = np.abs(blurred.astype(int) - frame.astype(int)).max(axis=2) > 2
     assert changed[inside].mean() < 0.001  # the person as the camera saw them
     assert sharpness(blurred, inside) > 0.95 * sharpness(frame, inside)
-    assert background.mean() > 0.5 and np.array_equal(private[background], blurred[background])  # privacy: the
-    # background's blur, the same strength...
+    assert background.mean() > 0.3  # privacy: the background's blur, the same strength...
+    assert np.abs(private[background].astype(int) - blurred[background]).max() <= 2  # (rounding)
     assert sharpness(private, inside) < 0.1 * sharpness(frame, inside)  # ...over the person too
     assert best_reading(private) == set()
 
