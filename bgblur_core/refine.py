@@ -204,10 +204,14 @@ class HardCut:
     def __call__(self, mask: np.ndarray, ctx: FrameContext) -> tuple[np.ndarray, Box]:
         height, width = ctx.frame.shape[:2]
         if mask.shape != (height, width):
-            mask = cv2.resize(mask, (width, height), dst=self._buf("full", (height, width), np.uint8),
-                              interpolation=cv2.INTER_LINEAR)
+            mask = self.scaled(mask, width, height)
             cv2.threshold(mask, 127, 255, cv2.THRESH_BINARY, dst=mask)
         return mask, (0, 0, width, height)
+
+    def scaled(self, mask: np.ndarray, width: int, height: int) -> np.ndarray:
+        """The mask scaled to width x height (bilinear), in a reused buffer."""
+        return cv2.resize(mask, (width, height), dst=self._buf("full", (height, width), np.uint8),
+                          interpolation=cv2.INTER_LINEAR)
 
     def reset(self) -> None:
         pass
@@ -227,9 +231,7 @@ class SoftMatte(HardCut):
         box = cv2.boundingRect(mask)
         if mask.shape == (height, width):
             return mask, box
-        full = cv2.resize(mask, (width, height), dst=self._buf("full", (height, width), np.uint8),
-                          interpolation=cv2.INTER_LINEAR)
-        return full, scaled_box(box, mask.shape, width, height) if box[2] else box
+        return self.scaled(mask, width, height), scaled_box(box, mask.shape, width, height) if box[2] else box
 
 
 def scaled_box(box: Box, shape: tuple[int, ...], width: int, height: int) -> Box:
