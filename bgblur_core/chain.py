@@ -3,7 +3,7 @@
 Each stage is rebuilt on its own: `Stages.rebuilt(settings)` rebuilds only the stages whose
 settings changed (`Setting.stage`) and shares the others, so a blur change never reloads the
 model and the refiner's temporal state lives on while the segmenter does. Engine rules are read
-from the segmenter's class (`refine_auto`, `matte`, `uses`), not decided here.
+from the segmenter's class (`refine_auto`, `matte`, `snap_fit`, `uses`), not decided here.
 """
 from __future__ import annotations
 
@@ -42,8 +42,9 @@ def build_segmenter(settings: Settings):
 
 
 def refiner_for(settings: Settings, segmenter):
-    """The refiner `settings` ask for, by the engine's rules (`refine_auto`, `matte`)."""
-    return make_refiner(settings, getattr(segmenter, "refine_auto", True), getattr(segmenter, "matte", False))
+    """The refiner `settings` ask for, by the engine's rules (`refine_auto`, `matte`, `snap_fit`)."""
+    return make_refiner(settings, getattr(segmenter, "refine_auto", True), getattr(segmenter, "matte", False),
+                        getattr(segmenter, "snap_fit", None))
 
 
 class Stages:

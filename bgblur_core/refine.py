@@ -1,16 +1,21 @@
 """Mask refinement, shared by all engines: mask (any resolution) + frame -> alpha at frame size.
 
-Everything runs at a reduced work resolution (long side at most WORK_MAX_SIDE, about the
-models' own) and is scaled to the frame once, at the end:
+Everything runs at a reduced resolution and is scaled to the frame once, at the end:
   1. temporal smoothing of the probability, motion-compensated (it follows the optical flow);
   2. threshold, or a soft ramp around it;
   3. removal of small islands and holes;
   4. edge refinement: a colour guided filter steered by the frame itself;
   5. feathering outward, into the background, by `feather` px at output resolution.
-Work-resolution float arrays live in reused buffers: allocating them anew each frame costs
+Steps 1-3 run on the model's own grid when it fits in the frame and in WORK_MAX_SIDE, so that
+nothing of its output is lost; 4-5 look at the frame and run at the work size (the frame's long
+side scaled to WORK_MAX_SIDE). When neither runs, the cut (2) is made at frame size: refinement
+with no other step then gives exactly the raw model's mask.
+Reduced-resolution float arrays live in reused buffers: allocating them anew each frame costs
 more than the arithmetic (fresh pages from the OS).
 """
 from __future__ import annotations
+
+import math
 
 import cv2
 import numpy as np
@@ -22,10 +27,10 @@ from .stages import Box, FrameContext
 WORK_MAX_SIDE = 320  # the work resolution: the frame scaled down to this long side (about the model's)
 SOFT_RAMP = 0.3  # soft mask: alpha ramps from 0 to 255 over this probability span around the threshold
 # Temporal smoothing: the previous probability follows the optical flow, then keeps `temporal` weight
-RESIDUAL_LEVELS = (24.0, 64.0)  # grey error of the flow warp (3x3 mean): reliable below, not at all above
-GUIDE_RADIUS = 0.02  # guided filter radius, as a share of the work image's diagonal (tuned on DAVIS)
+RESIDUAL_LEVELS = (16.0, 48.0)  # grey error of the flow warp (3x3 mean): reliable below, not at all above
+GUIDE_RADIUS = 0.02  # guided filter radius, as a share of the work image's diagonal (an engine may fit its own)
 GUIDE_EPS = 0.02 ** 2  # guided filter regulariser (colour levels in 0..1, squared)
-GUIDE_CLAMP = (0.15, 0.85)  # guided filter output below the first is background, above the second person
+GUIDE_CLAMP = (0.3, 0.7)  # guided filter output below the first is background, above the second person
 SUM3 = np.ones((1, 3), np.float32)
 # Feather profile over 0..255 steps of its width: quadratic, the half level close to the edge.
 FEATHER_LUT = np.round(255 * (1 - np.arange(256) / 255) ** 2).astype(np.uint8)
@@ -33,12 +38,22 @@ FEATHER_LUT = np.round(255 * (1 - np.arange(256) / 255) ** 2).astype(np.uint8)
 # (DIST_L2's 3x3 step), where the fade is already 0. Then feathering only makes the person solid.
 FADE_REACHES_OUT = 1.0
 SOLID_LUT = np.where(np.arange(256) >= 128, 255, np.arange(256)).astype(np.uint8)
+HALF_CUT = np.where(np.arange(256) >= 128, 255, 0).astype(np.uint8)  # the hard cut of an alpha at the half level
 
 
 def work_size(width: int, height: int) -> tuple[int, int]:
     """The frame scaled down so that its long side is at most WORK_MAX_SIDE."""
     scale = min(1.0, WORK_MAX_SIDE / max(width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def refine_grid(mask_shape: tuple[int, ...], width: int, height: int) -> tuple[int, int]:
+    """The grid (w, h) the probability is refined on: the mask's own when it is no bigger than the
+    frame and WORK_MAX_SIDE on its long side, else the work size."""
+    mh, mw = mask_shape[:2]
+    if mw <= width and mh <= height and max(mw, mh) <= WORK_MAX_SIDE:
+        return mw, mh
+    return work_size(width, height)
 
 
 def rise_lut(lo: float, hi: float, top: float) -> np.ndarray:
@@ -121,7 +136,7 @@ class EdgeSnap:
 
 
 class TemporalSmoother:
-    """Motion-compensated smoothing of the person probability, at work resolution.
+    """Motion-compensated smoothing of the person probability, on the refinement grid (the model's own, or the work size).
 
     The previous smoothed probability is carried along the optical flow (DIS, at half the work
     resolution) onto the current frame, then blended in with weight `strength` where the warp
@@ -248,21 +263,34 @@ class MaskRefiner:
 
     hard = False
 
-    def __init__(self, settings):
+    def __init__(self, settings, radius: float = GUIDE_RADIUS, lean: float = 0.0):
+        """`radius` and `lean` fit the edge snap to an engine's masks (its `snap_fit`): the guided
+        filter's radius, and how far above the threshold the probability it starts from is cut (a
+        positive lean starts it from the model's surer core and leaves the rest to the frame's edges)."""
         self.threshold = settings.mask_threshold * 255
         self.soft = settings.soft_mask
         self.temporal = settings.temporal
         self.min_region = settings.min_region / 100
         self.feather = settings.feather
         self.smooth = TemporalSmoother(self.temporal, self.threshold) if self.temporal > 0 else None
-        self.snap = EdgeSnap() if settings.edge_refine else None
-        x = np.arange(256, dtype=np.float32)
-        if self.soft:
-            self._cut = to_u8((x - self.threshold) / SOFT_RAMP + 127.5)
+        self.snap = EdgeSnap(radius) if settings.edge_refine else None
+        # With no step that looks at the frame, the cut is made at frame size, on the probability
+        # scaled up: refinement with no other step gives exactly the raw model's mask.
+        self.cut_late = self.snap is None and self.feather == 0
+        if self.cut_late:
+            self._cut, self.cut_at_frame = None, self.cut_lut(self.threshold)
         else:
-            self._cut = np.where(x >= self.threshold, 255, 0).astype(np.uint8)
+            self._cut = self.cut_lut(self.threshold + (255 * lean if self.snap is not None else 0))
+            self.cut_at_frame = HALF_CUT if not self.soft and self.feather == 0 else None
         self._buf = Buffers()
         self._full, self._full_box = None, (0, 0, 0, 0)  # the alpha's buffer, and where it may be non-zero
+
+    def cut_lut(self, level: float) -> np.ndarray:
+        """The look-up table that cuts a probability (x255) at `level`: a soft ramp around it, or hard."""
+        x = np.arange(256, dtype=np.float32)
+        if self.soft:
+            return to_u8((x - level) / SOFT_RAMP + 127.5)
+        return np.where(x >= level, 255, 0).astype(np.uint8)
 
     def reset(self) -> None:
         """Forget the temporal state: a new sequence starts."""
@@ -298,31 +326,49 @@ class MaskRefiner:
         else:
             cv2.resize(alpha, (width, height), dst=out, interpolation=cv2.INTER_LINEAR)
             box = self._full_box = scaled_box((x, y, w, h), alpha.shape, width, height)
-        if not self.soft and self.feather == 0:
+        if self.cut_at_frame is not None:
             roi = out[box[1]:box[1] + box[3], box[0]:box[0] + box[2]]
-            cv2.threshold(roi, 127, 255, cv2.THRESH_BINARY, dst=roi)
+            cv2.LUT(roi, self.cut_at_frame, dst=roi)
         return out, box
 
     def small_alpha(self, mask: np.ndarray, ctx: FrameContext) -> tuple[np.ndarray, Box]:
-        """The refined alpha at work resolution, and the box (x, y, w, h) outside which it is 0.
-
-        Edge refinement and feathering only run in the person's bounding box, grown by how far
-        they can reach: elsewhere the alpha is 0 and they leave it so."""
+        """The refined alpha at reduced resolution (see the module's notes), and the box (x, y, w, h)
+        outside which it is 0."""
         height, width = ctx.frame.shape[:2]
+        grid = refine_grid(mask.shape, width, height)
+        if (mask.shape[1], mask.shape[0]) == grid:
+            prob = mask
+        elif mask.shape[1] >= grid[0] and mask.shape[0] >= grid[1]:
+            prob = shrink(mask, grid)  # area-averaged, like the frame
+        else:
+            prob = cv2.resize(mask, grid, interpolation=cv2.INTER_LINEAR)
         size = work_size(width, height)
         small = ctx.pyramid.resized(size)  # area-averaged, from the frame's shared halvings
-        if mask.shape[1] >= size[0] and mask.shape[0] >= size[1]:
-            prob = shrink(mask, size)
-        else:
-            prob = cv2.resize(mask, size, interpolation=cv2.INTER_LINEAR)
         if self.smooth is not None:
-            prob = self.smooth(prob, cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
-        alpha = cv2.LUT(prob, self._cut)  # threshold, or a soft ramp around it
+            grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+            if grid != size:  # bilinear: an area resize by a fraction costs 10 times more
+                grey = cv2.resize(grey, grid, interpolation=cv2.INTER_LINEAR)
+            prob = self.smooth(prob, grey)
+        if self.cut_late:  # the probability, cut at frame size
+            alpha, person = (prob.copy() if prob is mask and self.min_region > 0 else prob), self.threshold
+        else:
+            alpha, person = cv2.LUT(prob, self._cut), 128  # threshold, or a soft ramp around it
         if self.min_region > 0:
-            alpha = remove_small_regions(alpha, self.min_region)
+            alpha = remove_small_regions(alpha, self.min_region, person)
+        if not self.cut_late:
+            if grid != size:
+                alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_LINEAR)
+            self.look_at_frame(alpha, small, width)
+        return alpha, padded_box(alpha)
+
+    def look_at_frame(self, alpha: np.ndarray, small: np.ndarray, width: int) -> None:
+        """Edge refinement and feathering, in place, at the work size (`small`: the frame there; `width`:
+        the frame's). They only run in the person's bounding box, grown by how far they can reach:
+        elsewhere the alpha is 0 and they leave it so."""
         x, y, w, h = cv2.boundingRect(alpha)  # of the non-zero alpha
         if w == 0:
-            return alpha, (0, 0, 0, 0)
+            return
+        size = (alpha.shape[1], alpha.shape[0])
         feather = self.feather * size[0] / width
         grow = 2 + (self.snap.reach(size) if self.snap is not None else 0) + (int(feather) + 2 if self.feather > 0 else 0)
         # both ends even (or the image's side): the snap's half-size grid stays the same wherever the box is
@@ -333,11 +379,6 @@ class MaskRefiner:
             part[:] = self.snap(part, small[y0:y1, x0:x1], size)
         if self.feather > 0:
             self.feather_outward(part, feather)
-        bx, by, bw, bh = cv2.boundingRect(part)  # what is non-zero now, plus a rim of 0 (for a clean upscale)
-        if bw == 0:
-            return alpha, (0, 0, 0, 0)
-        x, y = max(0, x0 + bx - 1), max(0, y0 + by - 1)
-        return alpha, (x, y, min(size[0], x0 + bx + bw + 1) - x, min(size[1], y0 + by + bh + 1) - y)
 
     def feather_outward(self, alpha: np.ndarray, width: float) -> np.ndarray:
         """The person solid down to the half level, fading from there outward over `width` px (work
@@ -350,18 +391,30 @@ class MaskRefiner:
         return cv2.max(alpha, cv2.LUT(steps, FEATHER_LUT), dst=alpha)
 
 
-def remove_small_regions(alpha: np.ndarray, share: float) -> np.ndarray:
-    """Clear person islands and fill inner holes smaller than `share` of the image, in place.
+def padded_box(alpha: np.ndarray) -> Box:
+    """The box (x, y, w, h) of the non-zero alpha with a rim of 0 around it (for a clean upscale);
+    (0, 0, 0, 0) when all of it is 0."""
+    x, y, w, h = cv2.boundingRect(alpha)
+    if w == 0:
+        return 0, 0, 0, 0
+    x0, y0 = max(0, x - 1), max(0, y - 1)
+    return x0, y0, min(alpha.shape[1], x + w + 1) - x0, min(alpha.shape[0], y + h + 1) - y0
+
+
+def remove_small_regions(alpha: np.ndarray, share: float, person: float = 128) -> np.ndarray:
+    """Clear person islands and fill inner holes smaller than `share` of the image, in place; person
+    is alpha >= `person`.
 
     Only the person's bounding box is labelled: every island and hole lies inside it, and a gap
     touching the box's side joins the background around the box, which reaches the image border."""
     min_area = share * alpha.size
-    x, y, w, h = cv2.boundingRect(cv2.threshold(alpha, 127, 255, cv2.THRESH_BINARY)[1])
+    below = math.ceil(person) - 1  # the highest level that is not person
+    x, y, w, h = cv2.boundingRect(cv2.threshold(alpha, below, 255, cv2.THRESH_BINARY)[1])
     if w == 0:
         return alpha
     part = alpha[y:y + h, x:x + w]
-    person = cv2.threshold(part, 127, 255, cv2.THRESH_BINARY)[1]  # >= 128 (cv2.compare with a scalar trips on tiny views)
-    for value, region in ((0, person), (255, cv2.bitwise_not(person))):
+    solid = cv2.threshold(part, below, 255, cv2.THRESH_BINARY)[1]  # (cv2.compare with a scalar trips on tiny views)
+    for value, region in ((0, solid), (255, cv2.bitwise_not(solid))):
         n, labels = cv2.connectedComponents(region, connectivity=8, ltype=cv2.CV_32S)
         if n <= (2 if value == 0 else 1):
             continue  # label 0 (the other class) and no region, or only the person: nothing small to remove
@@ -375,9 +428,10 @@ def remove_small_regions(alpha: np.ndarray, share: float) -> np.ndarray:
     return alpha
 
 
-def make_refiner(settings, auto: bool = True, matte: bool = False) -> MaskRefiner | HardCut:
+def make_refiner(settings, auto: bool = True, matte: bool = False, snap_fit: dict | None = None) -> MaskRefiner | HardCut:
     """The refiner `settings.refine` asks for, by the engine's rules: `auto`, whether refine=auto
-    refines; `matte`, whether its unrefined output is a soft matte to keep as it is."""
+    refines; `matte`, whether its unrefined output is a soft matte to keep as it is; `snap_fit`, the
+    edge snap's radius and lean for its masks (MaskRefiner's)."""
     if settings.refine == "on" or (settings.refine == "auto" and auto):
-        return MaskRefiner(settings)
+        return MaskRefiner(settings, **(snap_fit or {}))
     return SoftMatte() if matte else HardCut()

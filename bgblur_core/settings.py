@@ -117,11 +117,11 @@ SCHEMA: tuple[Setting, ...] = (
     _s("plate_path", str, "", "plate engine: where the learned background is saved (empty: the user cache).", "engine"),
     # refinement
     _s("refine", str, "auto", "Mask refinement: auto (on for selfie and plate; off for hsv, which stays seed-exact, and for rvm, whose soft matte is kept as it is), on or off.", "refine", choices=("auto", "on", "off")),
-    _s("mask_threshold", float, 0.6, "Person probability that counts as person (0.6 fits human-drawn outlines better than 0.5).", "refine", min=0.0, max=1.0),
+    _s("mask_threshold", float, 0.5, "Person probability that counts as person.", "refine", min=0.0, max=1.0),
     _s("soft_mask", bool, True, "Keep a soft alpha around the threshold instead of a hard cut.", "refine"),
     _s("temporal", float, 0.5, "Temporal smoothing (0 off): the previous mask follows the motion and is averaged in where it fits; a moving edge is never more than a frame behind.", "refine", min=0.0, max=0.95),
     _s("min_region", float, 0.0, "Remove islands and fill holes smaller than this share of the frame (0 off: on human-drawn masks it costs more than it gains).", "refine", unit="%", min=0.0, max=10.0),
-    _s("feather", int, 2, "Edge fade outward into the background, at output resolution.", "refine", unit="px", min=0, max=100),
+    _s("feather", int, 0, "Edge fade outward into the background, at output resolution (0 off: the person's own soft edge).", "refine", unit="px", min=0, max=100),
     _s("edge_refine", bool, True, "Snap mask edges to the frame's own edges (guided filter).", "refine"),
     # effect
     _s("effect", str, "blur", "blur the background, privacy (blur everything), image or color replacement, or none.", "effect", choices=EFFECTS),

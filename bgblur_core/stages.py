@@ -74,7 +74,8 @@ class Segmenter(Protocol):
     """Engine rules are class attributes, read by the pipeline (defaults when absent):
     refine_auto (True): refine=auto refines this engine's masks; matte (False): its unrefined
     output is a soft matte, kept soft (else cut at the half level); needs_plate (False): it needs a
-    learned background; uses (None: all): the settings it is built from, beyond engine and threads.
+    learned background; uses (None: all): the settings it is built from, beyond engine and threads;
+    snap_fit (None): the edge snap's radius and lean for its masks (refine.MaskRefiner's).
     An optional reset() forgets recurrent state; the pipeline calls it when the source changes."""
 
     def __call__(self, frame: np.ndarray, pyramid=None) -> np.ndarray:

@@ -26,16 +26,17 @@ def scores(alphas, gts) -> tuple[float, float]:
             float(np.mean([boundary_f(a, g) for a, g in zip(alphas, gts)])))
 
 
-def test_selfie_with_default_settings_reaches_iou_095_and_boundary_f_0875(dev):
-    """0.875, not the 0.88 of the remove.bg-tuned defaults: refinement is now tuned so that it also helps
-    on DAVIS's human-drawn masks (issue 11), which costs the dev set's machine-made style a little."""
+def test_selfie_with_default_settings_reaches_iou_0955_and_boundary_f_087(dev):
+    """0.87, not the 0.88 of the remove.bg-tuned defaults: a refinement step is kept only where it lowers
+    IoU on none of dev and DAVIS (issue 11), so the steps that fitted the dev set's machine-made outlines
+    (a 0.6 threshold, a dilating feather) are off, and dev's boundary F is 0.872 where it was 0.877."""
     settings = validate()
     assert settings.engine == "selfie"
     photos, gts = [p for _, p, _ in dev], [g for _, _, g in dev]
     mean_iou, mean_f = scores(photo_alphas(settings, photos), gts)
     print(f"selfie default: IoU {mean_iou:.4f}, boundary F {mean_f:.4f} over {len(dev)} photos")
     assert mean_iou >= 0.955
-    assert mean_f >= 0.875
+    assert mean_f >= 0.87
 
 
 @pytest.mark.parametrize("engine", ["selfie", "selfie-landscape"])

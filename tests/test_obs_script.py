@@ -563,7 +563,8 @@ def test_preset_errors_are_logged_once_each_user_change_is_kept_and_a_preset_tha
     core.set_scene("X")  # hsv_h_min 170 is above the panel's hsv_h_max: the preset is not applied
     assert core.poll() == [("error: scene preset 'X' not applied: hsv_h_min: 170 is above hsv_h_max (100); "
                             "the lower bound must not exceed the upper")]
-    assert (core.values["hsv_h_min"], core.values["feather"], core.values["effect"]) == (0, 2, "none")
+    assert (core.values["hsv_h_min"], core.values["feather"], core.values["effect"]) == (0, schema.DEFAULTS["feather"], "none")
+    assert schema.DEFAULTS["feather"] != 9
 
 
 def test_without_a_core_python_the_projects_venv_runs_the_core(tmp_path, monkeypatch):

@@ -5,10 +5,10 @@ import cv2
 import numpy as np
 import pytest
 
-from bgblur_core.chain import Stages
-from bgblur_core.evaluate import boundary_f, flicker, iou
+from bgblur_core.chain import Stages, build_segmenter
+from bgblur_core.evaluate import StepScores, boundary_f, flicker, iou
 from bgblur_core.refine import (FEATHER_LUT, RESIDUAL_LEVELS, EdgeSnap, HardCut, MaskRefiner, box, guide_coefficients, make_refiner,
-                                remove_small_regions, work_size)
+                                refine_grid, remove_small_regions, work_size)
 from bgblur_core.settings import SettingsError, validate
 from bgblur_core.stages import FrameContext
 from _seg_helpers import dev_set, lucia, photo_alphas, raw_settings
@@ -69,15 +69,16 @@ def test_temporal_smoothing_follows_a_moving_person_at_once():
     assert max(abs(a - b) for a, b in zip(smooth, plain)) <= 2
 
 
-def test_on_davis_lucia_smoothing_cuts_flicker_by_30_percent_and_iou_does_not_drop(real_models):
+@pytest.mark.parametrize("engine", ["selfie", "selfie-landscape"])
+def test_on_davis_lucia_smoothing_cuts_flicker_by_30_percent_and_iou_does_not_drop(real_models, engine):
     frames, gts = lucia()
-    raw_stages, stages = Stages(raw_settings()), Stages(validate())
+    raw_stages, stages = Stages(raw_settings(engine=engine)), Stages(validate(engine=engine))
     raw = [raw_stages.alpha(f) for f in frames]
     refined = [stages.alpha(f) for f in frames]
     raw_flicker, refined_flicker = flicker(raw, gts), flicker(refined, gts)
     raw_iou = np.mean([iou(a, g) for a, g in zip(raw, gts)])
     refined_iou = np.mean([iou(a, g) for a, g in zip(refined, gts)])
-    print(f"davis_lucia: flicker raw {raw_flicker:.5f} -> refined {refined_flicker:.5f} "
+    print(f"{engine} davis_lucia: flicker raw {raw_flicker:.5f} -> refined {refined_flicker:.5f} "
           f"({100 * (1 - refined_flicker / raw_flicker):.1f}% less); IoU raw {raw_iou:.4f} -> {refined_iou:.4f}")
     assert refined_flicker <= 0.7 * raw_flicker
     assert refined_iou >= raw_iou
@@ -121,7 +122,8 @@ def test_feather_fades_outward_over_its_width_in_output_pixels(scale):
     assert (alpha[inner == 255] == 255).all()  # the person is not faded...
     assert alpha[mask == 255].min() >= 200  # ...bar the final upscale's anti-aliasing on the rim
     unfeathered = refined(make_refiner(plain(feather=0, soft_mask=True)), mask, frame)
-    assert (alpha >= unfeathered).all()  # feathering only adds alpha outside, never takes it away
+    outside_person = mask == 0  # (inside, the unfeathered cut is made at frame size: no anti-aliasing to compare)
+    assert (alpha[outside_person] >= unfeathered[outside_person]).all()  # feathering only adds alpha outside
     row = alpha[(80 + 50) * scale]
     right = (100 + 120) * scale  # first column outside the square
     outside = row[right:right + 16].astype(int)
@@ -235,8 +237,8 @@ def test_the_boxed_alpha_is_the_whole_work_alpha_scaled_up(size, settings):
         cv2.ellipse(mask, (60 + 10 * t, 100), (40, 70), 0, 0, 360, 230, -1)
         small, _ = whole.small_alpha(mask, FrameContext(frame))
         expected = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-        if not s.soft_mask and s.feather == 0:
-            expected = cv2.threshold(expected, 127, 255, cv2.THRESH_BINARY)[1]
+        if whole.cut_at_frame is not None:
+            expected = cv2.LUT(expected, whole.cut_at_frame)
         alpha, (x, y, bw, bh) = boxed(mask, FrameContext(frame))
         assert alpha.shape == (h, w) and np.array_equal(alpha, expected)
         outside = np.ones((h, w), bool)
@@ -294,6 +296,37 @@ def test_the_default_refinement_is_not_below_the_raw_model_on_dev_photos_and_dav
         print(f"{engine} {name}: IoU raw {raw_iou:.4f} -> {iou_:.4f}, boundary F raw {raw_f:.4f} -> {f:.4f}")
     for name, ((raw_iou, raw_f), (iou_, f)) in results.items():
         assert iou_ >= raw_iou and f >= raw_f, name
+
+
+@pytest.mark.parametrize("engine", ["selfie", "selfie-landscape"])
+def test_each_default_refinement_step_raises_boundary_f_and_lowers_iou_nowhere(real_models, engine):
+    """Each step on by default, switched on in the refiner's order (as `bgblur eval` lists them),
+    raises boundary F and lowers IoU on none of: the dev photos (remove.bg's masks), DAVIS lucia as
+    photos (state reset) and as a sequence (human-drawn). The soft mask changes no cut: equal."""
+    settings = validate(engine=engine)
+    segmenter = build_segmenter(settings)
+    dev = dev_set()
+    frames, frame_gts = lucia()
+    sets = {"dev": ([p for _, p, _ in dev], [g for _, _, g in dev], False),
+            "davis photos": (frames, frame_gts, False), "davis sequence": (frames, frame_gts, True)}
+    table = {}
+    for name, (images, gts, sequence) in sets.items():
+        scores = StepScores(settings, segmenter, sequence)
+        for image, gt in zip(images, gts):
+            ctx = FrameContext(image)
+            scores.add(segmenter(image, ctx.pyramid), ctx, gt)
+        table[name] = [(step.label, float(np.mean(step.ious)), float(np.mean(step.fs))) for step in scores.steps]
+    labels = [label for label, _, _ in table["dev"]]
+    assert labels == ["raw", "+ soft mask", "+ temporal 0.5", "+ edge refine"]
+    for k, label in enumerate(labels[1:], 1):
+        for name, rows in table.items():
+            (_, iou_before, f_before), (_, iou_after, f_after) = rows[k - 1], rows[k]
+            print(f"{engine} {label} {name}: IoU {iou_before:.5f} -> {iou_after:.5f}, F {f_before:.5f} -> {f_after:.5f}")
+            assert iou_after >= iou_before and f_after >= f_before, (label, name)
+            if label == "+ soft mask":
+                assert (iou_after, f_after) == (iou_before, f_before), name
+        if label != "+ soft mask":
+            assert any(rows[k][2] > rows[k - 1][2] for rows in table.values()), label
 
 
 def test_no_refinement_is_the_mask_scaled_to_the_frame_and_cut_at_half():
@@ -484,7 +517,8 @@ def test_the_guide_radius_is_2_percent_of_the_work_diagonal_at_half_size_and_at_
 def test_edge_refinement_snaps_a_horizontal_edge_too():
     frame, mask = coarse_edge(120)
     frame, mask = np.ascontiguousarray(frame.transpose(1, 0, 2)[:H]), np.ascontiguousarray(mask.T[:H])
-    snapped = make_refiner(plain(edge_refine=True, soft_mask=True))
+    # cut at 0.6, the coarse mask's edge starts 2.5 px below the frame's; every column is snapped onto it
+    snapped = make_refiner(plain(edge_refine=True, soft_mask=True, mask_threshold=0.6))
     alpha = refined(snapped, mask, np.ascontiguousarray(frame))
     rows = alpha[:, 40:200]  # the person: the top 120 rows
     assert (rows[:118] >= 128).all() and (rows[122:] < 128).all()
@@ -552,13 +586,91 @@ def test_the_smoother_carries_on_when_the_frame_size_changes():
         assert abs(edge_of(cv2.resize(alpha, (W, H), interpolation=cv2.INTER_NEAREST)) - 160) <= 8
 
 
-@pytest.mark.parametrize("shape", [(144, 256), (100, 400), (400, 100)], ids=["smaller", "wider", "taller"])
-def test_a_mask_not_bigger_than_the_work_size_on_both_sides_is_scaled_bilinearly(shape):
+@pytest.mark.parametrize("shape", [(100, 400), (400, 100)], ids=["wider", "taller"])
+def test_a_mask_longer_than_the_work_size_but_not_bigger_on_both_sides_is_scaled_bilinearly(shape):
     frame = scene(160)[0]
     mask = cv2.GaussianBlur(RNG.integers(0, 256, shape, dtype=np.uint8), (5, 5), 0)
     refiner = make_refiner(plain(soft_mask=True))
     scaled = cv2.resize(mask, (W, H), interpolation=cv2.INTER_LINEAR)
     assert np.array_equal(refiner.small_alpha(mask, FrameContext(frame))[0], refiner.small_alpha(scaled, FrameContext(frame))[0])
+
+
+def test_a_mask_that_fits_in_the_frame_and_the_work_size_is_refined_on_its_own_grid():
+    """Nothing of the model's output is resampled away: without a step that looks at the frame the
+    probability stays on the model's grid; the edge snap works at the work size."""
+    frame = cv2.resize(scene(160)[0], (1280, 720), interpolation=cv2.INTER_LINEAR)
+    mask = cv2.GaussianBlur(RNG.integers(0, 256, (256, 256), dtype=np.uint8), (5, 5), 0)
+    small = make_refiner(plain(soft_mask=True)).small_alpha(mask, FrameContext(frame))[0]
+    assert np.array_equal(small, mask)  # the probability itself: the cut is made at frame size
+    snapped = make_refiner(plain(soft_mask=True, edge_refine=True)).small_alpha(mask, FrameContext(frame))[0]
+    assert snapped.shape == (180, 320)
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (854, 480), (640, 480), (1366, 768)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("shape", [(256, 256), (144, 256)], ids=["selfie", "landscape"])
+@pytest.mark.parametrize("soft", [True, False], ids=["soft", "hard"])
+def test_refinement_without_a_step_that_moves_the_edge_is_exactly_the_raw_models_mask(size, shape, soft):
+    """Refinement's base loses nothing: refined with only the soft ramp (or only the hard cut), the
+    mask cut at the half level is the raw model's, pixel for pixel, so each step is judged on its own."""
+    w, h = size
+    frame = cv2.resize(scene(160)[0], size, interpolation=cv2.INTER_LINEAR)
+    raw = make_refiner(validate(refine="off"))
+    refiner = make_refiner(plain(soft_mask=soft, mask_threshold=0.5))
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        mask = cv2.GaussianBlur(rng.integers(0, 256, shape, dtype=np.uint8), (0, 0), 3)
+        mask = cv2.normalize(mask, None, 0, 255, cv2.NORM_MINMAX)  # edges at every slope, crossing 0.5 all over
+        expected = raw(mask, FrameContext(frame))[0].copy()
+        alpha = refiner(mask, FrameContext(frame))[0]
+        assert np.array_equal(alpha >= 128, expected >= 128)
+        assert soft == (np.count_nonzero((alpha > 0) & (alpha < 255)) > 0)
+
+
+@pytest.mark.parametrize("mask_shape, frame, grid", [
+    ((256, 256), (1280, 720), (256, 256)),  # selfie's output: its own grid
+    ((144, 256), (1280, 720), (256, 144)),  # selfie-landscape's
+    ((320, 320), (1280, 720), (320, 320)),  # as long as the work size
+    ((120, 320), (320, 240), (320, 120)),  # as wide as the frame
+    ((240, 200), (320, 240), (200, 240)),  # as tall as the frame
+    ((321, 200), (1280, 720), (320, 180)),  # longer than the work size: the work size
+    ((256, 256), (320, 180), (320, 180)),  # taller than the frame
+    ((256, 400), (320, 240), (320, 240)),  # wider than the frame
+])
+def test_the_probability_is_refined_on_the_masks_own_grid_when_it_fits_the_frame_and_the_work_size(mask_shape, frame, grid):
+    assert refine_grid(mask_shape, *frame) == grid
+
+
+def flat_square_alpha(settings, probability: int, snap_fit: dict) -> int:
+    """The alpha in the middle of a large square of flat `probability` on a flat frame (no edge to snap to)."""
+    mask = np.zeros((H, W), np.uint8)
+    mask[40:200, 60:260] = probability
+    refiner = make_refiner(settings, snap_fit=snap_fit)
+    return int(refined(refiner, mask, np.full((H, W, 3), 90, np.uint8))[120, 160])
+
+
+def test_the_snap_starts_from_the_probability_cut_at_the_threshold_plus_the_engines_lean():
+    snap, lean = plain(edge_refine=True), {"radius": 0.02, "lean": 0.1}
+    assert flat_square_alpha(snap, 153, lean) == 255 and flat_square_alpha(snap, 152, lean) == 0  # 0.5 + 0.1 = 153
+    assert flat_square_alpha(snap, 128, {}) == 255  # no lean: the threshold
+    feathered = plain(feather=4)  # no snap: the lean does not apply, the threshold does
+    assert flat_square_alpha(feathered, 128, lean) == 255 and flat_square_alpha(feathered, 127, lean) == 0
+
+
+def test_without_a_feather_the_snapped_edge_is_soft_on_both_sides_of_the_half_level():
+    frame, mask = coarse_edge(150)
+    alpha = refined(make_refiner(plain(edge_refine=True, soft_mask=True)), mask, frame)
+    row = alpha[H // 2, 140:160]
+    assert ((row > 128) & (row < 255)).any() and ((row > 0) & (row < 128)).any()
+
+
+def test_islands_and_holes_are_judged_by_the_threshold_when_the_cut_is_made_at_frame_size():
+    mask = np.zeros((H, W), np.uint8)
+    mask[40:200, 60:260] = 255
+    mask[100:104, 150:154] = 140  # below the threshold of 0.6 (153): a small hole
+    frame = np.full((H, W, 3), 90, np.uint8)
+    alpha = refined(make_refiner(plain(mask_threshold=0.6, min_region=0.5, soft_mask=True)), mask, frame)
+    assert alpha[102, 152] == 255
+    assert refined(make_refiner(plain(mask_threshold=0.6, soft_mask=True)), mask, frame)[102, 152] < 128  # kept as a hole
 
 
 def test_a_probability_at_the_threshold_is_person_and_the_soft_ramp_is_linear_around_it():
@@ -624,9 +736,10 @@ def test_a_far_island_does_not_change_how_the_person_is_refined():
         assert np.array_equal(alpha[50:, 140:], alone[50:, 140:]), corner
 
 
-def test_a_blob_the_edge_refinement_removes_leaves_an_empty_alpha():
+@pytest.mark.parametrize("width", [1, 2])
+def test_a_blob_the_edge_refinement_removes_leaves_an_empty_alpha(width):
     mask = np.zeros((H, W), np.uint8)
-    mask[100:102, 100:102] = 200  # a speck on a flat frame: the guided filter spreads it below its clamp
+    mask[100:102, 100:100 + width] = 200  # a speck on a flat frame: the guided filter spreads it below its clamp
     alpha, box = make_refiner(plain(edge_refine=True, soft_mask=True))(mask, FrameContext(np.full((H, W, 3), 100, np.uint8)))
     assert box == (0, 0, 0, 0) and not alpha.any()
 
