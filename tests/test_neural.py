@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bgblur_core import models
+from bgblur_core.chain import Stages
 from bgblur_core.evaluate import boundary_f, iou
 from bgblur_core.segment import make_segmenter
 from bgblur_core.segment.neural import NEURAL_MODELS
@@ -100,3 +101,11 @@ def test_a_missing_or_corrupt_model_file_is_a_one_line_error(tmp_path):
     with pytest.raises(StageError) as e:
         make_segmenter(validate(model_path=str(junk)))
     assert str(junk) in str(e.value) and "bgblur models fetch" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_each_selfie_model_refines_with_its_own_snap_fit_and_an_engine_switch_takes_the_new_one(real_models):
+    selfie = Stages(validate(engine="selfie"))
+    landscape = selfie.rebuilt(selfie.settings.replace({"engine": "selfie-landscape"}))
+    assert (selfie.refiner.snap.radius, landscape.refiner.snap.radius) == (0.02, 0.015)
+    back = landscape.rebuilt(landscape.settings.replace({"engine": "selfie"}))
+    assert back.refiner.snap.radius == 0.02 and back.refiner is not selfie.refiner
