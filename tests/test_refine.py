@@ -612,7 +612,6 @@ def test_a_mask_that_fits_in_the_frame_and_the_work_size_is_refined_on_its_own_g
 def test_refinement_without_a_step_that_moves_the_edge_is_exactly_the_raw_models_mask(size, shape, soft):
     """Refinement's base loses nothing: refined with only the soft ramp (or only the hard cut), the
     mask cut at the half level is the raw model's, pixel for pixel, so each step is judged on its own."""
-    w, h = size
     frame = cv2.resize(scene(160)[0], size, interpolation=cv2.INTER_LINEAR)
     raw = make_refiner(validate(refine="off"))
     refiner = make_refiner(plain(soft_mask=soft, mask_threshold=0.5))
