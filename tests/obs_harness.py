@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import atexit
 import base64
+import ctypes
+import ctypes.util
 import json
 import os
 import shutil
@@ -247,9 +249,11 @@ class ObsInstance:
         return client
 
     def quit(self, timeout: float = 15.0) -> int | None:
-        """Close OBS gracefully (SIGINT: OBS 29 shuts down cleanly and unloads its scripts;
-        SIGTERM would kill it at once), SIGKILL after `timeout`. Returns OBS's exit code, 0 for OBS 29's
-        own crash after a complete teardown (crashed_after_teardown).
+        """Close OBS gracefully, as a user does: its main window gets WM_DELETE_WINDOW (the close button),
+        and OBS shuts down cleanly and unloads its scripts. SIGINT only when it has no main window yet:
+        OBS 29 closes its window from inside the signal handler, which deadlocks when the signal lands
+        while its main thread is writing to X. SIGKILL after `timeout`. Returns OBS's exit code, 0 for
+        OBS 29's own crash after a complete teardown (crashed_after_teardown).
         Processes OBS started are left alone, so a test can check `leftovers()`; close() kills them."""
         for client in self._clients:
             try:
@@ -260,13 +264,23 @@ class ObsInstance:
         if self.proc is None:
             return None
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            window = self.main_window()
+            if window is None:
+                self.proc.send_signal(signal.SIGINT)
+            else:
+                close_window(self.display, window)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         code = self.proc.wait()
         return 0 if code == -signal.SIGSEGV and crashed_after_teardown(self.log_text(), len(self.scripts)) else code
+
+    def main_window(self) -> int | None:
+        """The X id of OBS's main window ("OBS 29... - Profile: ..."), None before it exists."""
+        found = subprocess.run(["xdotool", "search", "--pid", str(self.proc.pid), "--name", "^OBS "],
+                               capture_output=True, text=True, env=self.env(), timeout=10).stdout.split()
+        return int(found[0]) if found else None
 
     def leftovers(self) -> list[tuple[int, str]]:
         """(pid, command line) of live processes started under this OBS (they carry its HOME)."""
@@ -336,9 +350,45 @@ class ObsInstance:
         return "--- OBS log tail ---\n" + "\n".join(self.log_text().splitlines()[-lines:])
 
 
+class _XClientMessage(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
+                ("display", ctypes.c_void_p), ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
+                ("format", ctypes.c_int), ("data", ctypes.c_long * 5)]
+
+
+class _XEvent(ctypes.Union):
+    _fields_ = [("xclient", _XClientMessage), ("pad", ctypes.c_long * 24)]
+
+
+def close_window(display: str, window: int) -> None:
+    """Send `window` WM_DELETE_WINDOW, what a window manager sends when the user clicks its close button
+    (Xvfb runs no window manager, and xdotool 3.2016's windowclose destroys the window instead)."""
+    x11 = ctypes.CDLL(ctypes.util.find_library("X11"))
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XInternAtom.restype = ctypes.c_ulong
+    x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    x11.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.POINTER(_XEvent)]
+    x11.XFlush.argtypes = x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    dpy = x11.XOpenDisplay(display.encode())
+    if not dpy:
+        raise OSError(f"cannot open the X display {display}")
+    try:
+        event = _XEvent()
+        event.xclient.type = 33  # ClientMessage
+        event.xclient.window = window
+        event.xclient.message_type = x11.XInternAtom(dpy, b"WM_PROTOCOLS", 0)
+        event.xclient.format = 32
+        event.xclient.data[0] = x11.XInternAtom(dpy, b"WM_DELETE_WINDOW", 0)  # data[1] 0: CurrentTime
+        x11.XSendEvent(dpy, window, 0, 0, ctypes.byref(event))
+        x11.XFlush(dpy)
+    finally:
+        x11.XCloseDisplay(dpy)
+
+
 def crashed_after_teardown(log: str, scripts: int) -> bool:
     """Whether an OBS log that ends in a crash on quitting is OBS 29's own teardown crash: a Media Source on a
-    network input that (re)connected just before SIGINT makes OBS segfault in its Qt event loop right after
+    network input that (re)connected just before quitting makes OBS segfault in its Qt event loop right after
     "All scene data cleared" (reproduced with no script loaded: a Media Source on a tcp y4m stream). Only when
     the log shows the whole teardown done first (all `scripts` unloaded, all scene data cleared, nothing after)."""
     shutdown = log.rfind("==== Shutting down ====")

@@ -29,7 +29,7 @@ def test_obs_starts_answers_and_quits_cleanly(tmp_path):
         assert events.wait("CurrentProgramSceneChanged")["sceneName"] == "BRB"
 
         pid = obs.pid
-        assert obs.quit() == 0, obs.log_tail()  # SIGINT: a clean shutdown
+        assert obs.quit() == 0, obs.log_tail()  # the main window closed: a clean shutdown
         assert "Number of memory leaks" in obs.log_text()
         assert not obs.running() and obs.leftovers() == []
     assert obs.pid == pid
